@@ -1,0 +1,304 @@
+/*
+ * shoal: a peer-to-peer networking library.
+ *
+ * One header, in sections: errors, logging, configuration, node, messages
+ * and requests, known peers and routing, timers, services.
+ *
+ * Threads: every function runs on the node's loop thread unless its comment
+ * says "any thread". Handlers and callbacks always run on the loop thread and
+ * must not block.
+ *
+ * Ownership: the caller owns what it allocates; data handed to a callback is
+ * borrowed for the duration of that callback; objects the library creates are
+ * released with the matching close/free call named in their comment.
+ */
+#ifndef SHOAL_H
+#define SHOAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHOAL_VERSION_MAJOR 0
+#define SHOAL_VERSION_MINOR 1
+#define SHOAL_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------ errors
+ * Functions return 0 or a negative code. System-level failures are libuv's
+ * own codes (UV_ECONNREFUSED, UV_ENOMEM, ...), passed through unchanged; the
+ * SHOAL_E* names below either alias those or are shoal's own (-30000 and
+ * below), so one shoal_strerror() names them all.
+ */
+#define SHOAL_EINVAL        UV_EINVAL        /* bad argument */
+#define SHOAL_ENOMEM        UV_ENOMEM        /* out of memory */
+#define SHOAL_ETIMEDOUT     UV_ETIMEDOUT     /* a deadline passed */
+#define SHOAL_ECANCELED     UV_ECANCELED     /* the node stopped first */
+#define SHOAL_ECONNREFUSED  UV_ECONNREFUSED  /* nobody listening there */
+#define SHOAL_EEXIST        UV_EEXIST        /* already present */
+#define SHOAL_ENOENT        UV_ENOENT        /* no such peer / entry */
+#define SHOAL_EMSGSIZE      UV_EMSGSIZE      /* message larger than allowed */
+#define SHOAL_EPROTO        UV_EPROTO        /* the remote broke the protocol */
+#define SHOAL_ENOBUFS       UV_ENOBUFS       /* too much output pending */
+#define SHOAL_EFULL         (-30001)         /* peer table is full */
+#define SHOAL_ENOROUTE      (-30002)         /* the router knows no next hop */
+#define SHOAL_EBADADDR      (-30003)         /* address cannot be parsed */
+#define SHOAL_ECLOSED       (-30004)         /* the connection is gone */
+#define SHOAL_EBUSY         (-30005)         /* wrong state or wrong thread */
+
+/* Name of an error code, for humans. Never NULL. Any thread. */
+const char *shoal_strerror(int err);
+
+/* ----------------------------------------------------------------- logging
+ * One line per event, "event key=value ...". The default sink is stderr.
+ */
+enum shoal_log_level {
+    SHOAL_LOG_ERROR = 0,
+    SHOAL_LOG_WARN = 1,
+    SHOAL_LOG_INFO = 2,
+    SHOAL_LOG_DEBUG = 3,
+};
+
+/* Receives each log line (no trailing newline), borrowed for the call. */
+typedef void (*shoal_log_cb)(int level, const char *line, void *user);
+
+/* Name of a log level ("error", "warn", "info", "debug"). Any thread. */
+const char *shoal_log_level_name(int level);
+
+/* ----------------------------------------------------------- configuration */
+typedef struct shoal_config {
+    /* Where to listen: "HOST:PORT" or "/ip4/HOST/tcp/PORT" ("/ip6/..."). Port
+     * 0 picks a free one. NULL: do not listen (a client-only node). */
+    const char *listen;
+    /* Host other peers should use to reach us. NULL: the listen host, or
+     * 127.0.0.1 when listening on a wildcard address. */
+    const char *advertise_host;
+    /* This node's id. NULL: "HOST:PORT" of the advertised address. */
+    const char *id;
+
+    size_t max_peers;           /* known-peer table size; 0 = unlimited */
+    size_t max_message;         /* largest payload accepted, bytes */
+    size_t max_connections;     /* concurrent inbound + outbound */
+    size_t max_pending_output;  /* queued reply bytes per connection */
+
+    uint32_t connect_timeout_ms; /* an outbound connect must finish by then */
+    uint32_t io_timeout_ms;      /* a read or write must progress by then */
+    uint32_t request_timeout_ms; /* a handler must finish its request by then */
+
+    int log_level;              /* lines above this level are dropped */
+    shoal_log_cb log_cb;        /* NULL: stderr */
+    void *log_user;
+
+    int handle_signals;         /* shoal_node_run stops on SIGINT/SIGTERM */
+} shoal_config;
+
+/* Fills cfg with safe defaults: no listen address, 128 peers, 16 MiB
+ * messages, 1024 connections, 64 MiB pending output, 5 s connect, 10 s io,
+ * 60 s request deadlines, info logging to stderr, signals handled. */
+void shoal_config_init(shoal_config *cfg);
+
+/* -------------------------------------------------------------------- node */
+typedef struct shoal_node shoal_node;
+
+/* Creates a node and, when cfg->listen is set, binds and listens at once so
+ * that the real port is known on return. loop: the libuv loop to run on, or
+ * NULL for a loop of the node's own. The config and its strings are copied.
+ * On success *out owns the node: release it with shoal_node_free() or
+ * shoal_node_close(). */
+int shoal_node_new(shoal_node **out, uv_loop_t *loop, const shoal_config *cfg);
+
+/* Runs the node's loop until shoal_node_stop() (or SIGINT/SIGTERM when
+ * handle_signals is set). On return every connection is closed and every
+ * request ended. Returns 0, or an error if the node cannot run. */
+int shoal_node_run(shoal_node *node);
+
+/* Asks the node to stop: closes the listener and every connection, ends
+ * outstanding requests with SHOAL_ECANCELED, stops timers. Any thread. */
+void shoal_node_stop(shoal_node *node);
+
+typedef void (*shoal_close_cb)(shoal_node *node, void *user);
+
+/* For a node on an application's loop: stops it and frees it. cb (may be
+ * NULL) runs on the loop once every handle of the node has closed; the node
+ * must not be used in it and is freed when cb returns. */
+void shoal_node_close(shoal_node *node, shoal_close_cb cb, void *user);
+
+/* Stops the node if needed and frees it. A node with its own loop is freed
+ * before this returns, loop included; call it when the loop is not running
+ * (after shoal_node_run() returns). A node on an application's loop is
+ * freed as by shoal_node_close(node, NULL, NULL). */
+void shoal_node_free(shoal_node *node);
+
+/* This node's id, e.g. "127.0.0.1:9000". Borrowed; lives with the node. */
+const char *shoal_node_id(const shoal_node *node);
+/* Advertised host, and the port the node listens on (0 if it does not). */
+const char *shoal_node_host(const shoal_node *node);
+int shoal_node_port(const shoal_node *node);
+/* The loop the node runs on. */
+uv_loop_t *shoal_node_loop(shoal_node *node);
+
+typedef struct shoal_stats {
+    size_t connections;       /* open now, inbound + outbound */
+    size_t inbound;           /* open inbound connections */
+    uint64_t accepted;        /* inbound connections accepted, ever */
+    uint64_t rejected;        /* inbound connections refused at the limit */
+    uint64_t dropped;         /* connections dropped for a deadline or bad input */
+    uint64_t requests_served; /* handlers run */
+} shoal_stats;
+
+void shoal_node_stats(const shoal_node *node, shoal_stats *out);
+
+/* Runs fn(node, user) on the loop thread soon. Any thread. Returns
+ * SHOAL_ECANCELED if the node is stopping (fn will not run). */
+typedef void (*shoal_post_cb)(shoal_node *node, void *user);
+int shoal_post(shoal_node *node, shoal_post_cb fn, void *user);
+
+/* ------------------------------------------------------ messages, requests
+ * A message is a 4-byte type and a payload. Types are matched without
+ * regard to case and are given as text of 1 to 4 characters ("PING").
+ */
+typedef struct shoal_msg {
+    char type[5];            /* upper-cased, NUL-terminated */
+    const uint8_t *data;     /* payload, borrowed */
+    size_t len;
+} shoal_msg;
+
+/* An incoming request being served. */
+typedef struct shoal_req shoal_req;
+
+/* Handler for one message type. It may call shoal_reply() any number of
+ * times. When it returns, the request ends (replies are flushed, then the
+ * connection closes) unless it called shoal_req_hold(). */
+typedef void (*shoal_handler_cb)(shoal_req *req, const shoal_msg *msg,
+                                 void *user);
+
+/* Registers cb for type, replacing any earlier handler for it; cb NULL
+ * removes it. A message of a type with no handler is closed unanswered. */
+int shoal_handle(shoal_node *node, const char *type, shoal_handler_cb cb,
+                 void *user);
+
+/* Sends one reply. Data is copied. Returns SHOAL_ECLOSED if the requester is
+ * gone, SHOAL_ENOBUFS if max_pending_output bytes are already queued. */
+int shoal_reply(shoal_req *req, const char *type, const void *data,
+                size_t len);
+/* The same, with printf-style text as the payload. */
+int shoal_replyf(shoal_req *req, const char *type, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Keeps the request open after the handler returns, to reply later; end it
+ * with shoal_req_done(). The node ends it with the request deadline. */
+void shoal_req_hold(shoal_req *req);
+/* Ends a held request: flushes replies and closes. req is gone after. */
+void shoal_req_done(shoal_req *req);
+
+/* The node serving req, and the requester's address ("HOST:PORT"). */
+shoal_node *shoal_req_node(const shoal_req *req);
+const char *shoal_req_remote(const shoal_req *req);
+
+/* Client side: each reply, borrowed for the call. */
+typedef void (*shoal_reply_cb)(const shoal_msg *reply, void *user);
+/* Then exactly once: 0 when the remote closed after its replies, or
+ * SHOAL_ETIMEDOUT, SHOAL_ECONNREFUSED, SHOAL_EPROTO, SHOAL_EMSGSIZE,
+ * SHOAL_ECANCELED, another libuv error. */
+typedef void (*shoal_end_cb)(int status, void *user);
+
+/* Sends a message to addr ("HOST:PORT" or "/ip4/HOST/tcp/PORT"), one
+ * request per connection, and reports every reply, then the end. timeout_ms
+ * bounds the whole request (0: the node's request_timeout_ms). If this
+ * returns an error, no callback runs. */
+int shoal_request(shoal_node *node, const char *addr, const char *type,
+                  const void *data, size_t len, uint32_t timeout_ms,
+                  shoal_reply_cb on_reply, shoal_end_cb on_end, void *user);
+
+/* The same, addressed to a peer id: the router picks the next hop. Returns
+ * SHOAL_ENOROUTE if it has none. */
+int shoal_request_peer(shoal_node *node, const char *peer_id,
+                       const char *type, const void *data, size_t len,
+                       uint32_t timeout_ms, shoal_reply_cb on_reply,
+                       shoal_end_cb on_end, void *user);
+
+/* Replies collected by shoal_request_sync(). */
+typedef struct shoal_replies {
+    size_t count;
+    shoal_msg *msgs;         /* owned; free with shoal_replies_free() */
+} shoal_replies;
+
+/* Blocking request for programs that want "send and wait". Any thread but
+ * the loop's, while the loop runs. Fills *out with every reply (also when the
+ * end status is an error) and returns the end status. */
+int shoal_request_sync(shoal_node *node, const char *addr, const char *type,
+                       const void *data, size_t len, uint32_t timeout_ms,
+                       shoal_replies *out);
+void shoal_replies_free(shoal_replies *replies);
+
+/* ------------------------------------------------- known peers and routing
+ * The table of peers this node knows, in insertion order. Pointers returned
+ * are borrowed and valid until the table next changes.
+ */
+#define SHOAL_ID_MAX 256
+#define SHOAL_HOST_MAX 256
+
+typedef struct shoal_peer {
+    char id[SHOAL_ID_MAX];
+    char host[SHOAL_HOST_MAX];
+    uint16_t port;
+} shoal_peer;
+
+/* Adds a peer. SHOAL_EFULL when max_peers are known, SHOAL_EEXIST when the
+ * id is already there, SHOAL_EINVAL for an empty or overlong id or host. */
+int shoal_peer_add(shoal_node *node, const char *id, const char *host,
+                   uint16_t port);
+/* Removes a peer; SHOAL_ENOENT if unknown. */
+int shoal_peer_remove(shoal_node *node, const char *id);
+/* Looks up by id or by position (0 .. count-1); NULL if none. */
+const shoal_peer *shoal_peer_get(const shoal_node *node, const char *id);
+const shoal_peer *shoal_peer_at(const shoal_node *node, size_t index);
+size_t shoal_peer_count(const shoal_node *node);
+/* True when the table holds max_peers peers. */
+int shoal_peers_full(const shoal_node *node);
+
+/* Router: for a destination peer id, the known peer to send through, or
+ * NULL for no route. The default sends straight to the peer if known. */
+typedef const shoal_peer *(*shoal_router_cb)(shoal_node *node,
+                                             const char *peer_id, void *user);
+void shoal_set_router(shoal_node *node, shoal_router_cb cb, void *user);
+
+/* Liveness: PINGs every known peer and removes those that cannot be reached
+ * (connect refused or deadline). cb (may be NULL) gets the number removed. */
+typedef void (*shoal_check_cb)(shoal_node *node, size_t removed, void *user);
+int shoal_peers_check(shoal_node *node, shoal_check_cb cb, void *user);
+
+/* ------------------------------------------------------------------ timers
+ * Stabilizers: a callback every interval_ms on the loop. A timer lives until
+ * shoal_timer_stop() or the node stops.
+ */
+typedef struct shoal_timer shoal_timer;
+typedef void (*shoal_timer_cb)(shoal_node *node, void *user);
+int shoal_timer_start(shoal_node *node, uint32_t interval_ms,
+                      shoal_timer_cb cb, void *user, shoal_timer **out);
+void shoal_timer_stop(shoal_timer *timer);
+
+/* ---------------------------------------------------------------- services
+ * Membership: the classic network's NAME, LIST, JOIN, QUIT and PING
+ * handlers, answered from the known-peer table (specs/classic-wire.md).
+ */
+int shoal_membership_enable(shoal_node *node);
+
+/* The classic "build peers" walk: starting from addr, learn each peer's id
+ * (NAME), JOIN it, add it, LIST its peers and walk on with one hop less,
+ * until the table is full or hops run out. cb (may be NULL) gets the number
+ * of peers added when the walk is over. */
+typedef void (*shoal_join_cb)(shoal_node *node, size_t added, void *user);
+int shoal_join(shoal_node *node, const char *addr, int hops,
+               shoal_join_cb cb, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHOAL_H */

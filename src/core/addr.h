@@ -1,0 +1,23 @@
+/* Classic addresses: "HOST:PORT", "[V6]:PORT", "/ip4/HOST/tcp/PORT",
+ * "/ip6/HOST/tcp/PORT", "/dns4/NAME/tcp/PORT". Network-free parsing. */
+#ifndef SHOAL_CORE_ADDR_H
+#define SHOAL_CORE_ADDR_H
+
+#include <stdint.h>
+
+#include "shoal.h"
+
+typedef struct shoal_addr {
+    char host[SHOAL_HOST_MAX];
+    uint16_t port;
+} shoal_addr;
+
+/* Returns 0 or SHOAL_EBADADDR. Port 0 is allowed (listen anywhere). */
+int shoal_addr_parse(const char *text, shoal_addr *out);
+
+/* Formats "HOST:PORT" ("[HOST]:PORT" for IPv6) into out; returns 0 or
+ * SHOAL_EINVAL if it does not fit. */
+int shoal_addr_format(const char *host, uint16_t port, char *out,
+                      size_t size);
+
+#endif

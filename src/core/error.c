@@ -1,0 +1,34 @@
+#include "shoal.h"
+
+const char *shoal_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case SHOAL_EFULL:
+        return "peer table is full";
+    case SHOAL_ENOROUTE:
+        return "no route to peer";
+    case SHOAL_EBADADDR:
+        return "address cannot be parsed";
+    case SHOAL_ECLOSED:
+        return "connection closed";
+    case SHOAL_EBUSY:
+        return "not allowed in this state or on this thread";
+    case SHOAL_ETIMEDOUT:
+        return "deadline passed";
+    case SHOAL_EMSGSIZE:
+        return "message too large";
+    case SHOAL_EPROTO:
+        return "protocol error";
+    case SHOAL_ENOBUFS:
+        return "too much output pending";
+    case SHOAL_EEXIST:
+        return "already present";
+    case SHOAL_ENOENT:
+        return "not found";
+    }
+    if (err < 0 && err > -4096)
+        return uv_strerror(err);
+    return "unknown error";
+}

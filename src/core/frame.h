@@ -1,0 +1,58 @@
+/* The classic frame: 4-byte type, 4-byte big-endian length, payload.
+ *
+ * The reader owns no socket: the caller asks where to put the next bytes
+ * (prepare), reads into that space, and says how many arrived (commit), or
+ * hands it bytes it already has (feed). Memory grows with the bytes actually
+ * received, never with the length a header announces. */
+#ifndef SHOAL_CORE_FRAME_H
+#define SHOAL_CORE_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHOAL_FRAME_HEADER 8
+
+typedef struct shoal_frame_reader {
+    uint8_t header[SHOAL_FRAME_HEADER];
+    size_t header_got;
+    char type[5];          /* upper-cased, NUL-terminated, once the header is in */
+    size_t len;            /* announced payload length */
+    uint8_t *payload;      /* owned */
+    size_t cap;
+    size_t got;
+    size_t max_len;        /* a larger announced length is an error */
+    int complete;
+} shoal_frame_reader;
+
+void shoal_frame_reader_init(shoal_frame_reader *r, size_t max_len);
+/* Frees the payload buffer. The reader can be initialised again after. */
+void shoal_frame_reader_free(shoal_frame_reader *r);
+
+/* Space for the next bytes: at most *cap bytes at *buf. Only the current
+ * message's bytes are asked for, so two messages never share one read.
+ * Returns 0, or SHOAL_ENOMEM. Must not be called on a complete message. */
+int shoal_frame_reader_prepare(shoal_frame_reader *r, uint8_t **buf,
+                               size_t *cap);
+/* n bytes were written where prepare said. Returns 1 when the message is
+ * complete, 0 when more is needed, SHOAL_EMSGSIZE for a length over the
+ * limit. */
+int shoal_frame_reader_commit(shoal_frame_reader *r, size_t n);
+
+/* Copies bytes in. *used says how many were taken (it stops at the end of a
+ * message). Returns as commit does. */
+int shoal_frame_reader_feed(shoal_frame_reader *r, const uint8_t *data,
+                            size_t len, size_t *used);
+
+/* After a complete message: forget it and get ready for the next one.
+ * A small buffer is kept for reuse, a large one freed. */
+void shoal_frame_reader_next(shoal_frame_reader *r);
+
+/* Writes a header. type is 1-4 bytes of text; shorter ones are NUL-padded. */
+void shoal_frame_header_encode(uint8_t out[SHOAL_FRAME_HEADER],
+                               const char *type, uint32_t len);
+
+/* Checks a type given by an application (1 to 4 printable ASCII characters)
+ * and writes it upper-cased to out. Returns 0 or SHOAL_EINVAL. */
+int shoal_type_normalize(const char *type, char out[5]);
+
+#endif

@@ -1,0 +1,344 @@
+/* Membership: the classic network's NAME, LIST, JOIN, QUIT and PING, and
+ * the "build peers" walk that joins a network. Uses only shoal.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shoal.h"
+
+/* Longest membership payload we parse: an id, a host and a port. */
+#define ARGS_MAX (SHOAL_ID_MAX + SHOAL_HOST_MAX + 16)
+/* Peers followed from one LIST reply, at most. */
+#define WALK_FANOUT 256
+
+/* Splits "ID HOST PORT" (white-space separated, nothing more). */
+static int parse_peer(const uint8_t *data, size_t len, char *id, char *host,
+                      uint16_t *port)
+{
+    char text[ARGS_MAX], extra[2];
+    unsigned long p;
+    char *end;
+    char portbuf[8];
+
+    if (len == 0 || len >= sizeof(text) || memchr(data, '\0', len) != NULL)
+        return SHOAL_EINVAL;
+    memcpy(text, data, len);
+    text[len] = '\0';
+    /* Field widths are SHOAL_ID_MAX-1 and SHOAL_HOST_MAX-1. */
+    if (sscanf(text, "%255s %255s %7s %1s", id, host, portbuf, extra) != 3)
+        return SHOAL_EINVAL;
+    p = strtoul(portbuf, &end, 10);
+    if (*end != '\0' || p == 0 || p > 65535)
+        return SHOAL_EINVAL;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+/* One word: the id of QUIT. */
+static int parse_id(const uint8_t *data, size_t len, char *id)
+{
+    char text[SHOAL_ID_MAX + 8], extra[2];
+
+    if (len == 0 || len >= sizeof(text) || memchr(data, '\0', len) != NULL)
+        return SHOAL_EINVAL;
+    memcpy(text, data, len);
+    text[len] = '\0';
+    return sscanf(text, "%255s %1s", id, extra) == 1 ? 0 : SHOAL_EINVAL;
+}
+
+static void on_name(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    (void)msg;
+    (void)user;
+    shoal_replyf(req, "REPL", "%s", shoal_node_id(shoal_req_node(req)));
+}
+
+static void on_list(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    shoal_node *node = shoal_req_node(req);
+    size_t i, n = shoal_peer_count(node);
+
+    (void)msg;
+    (void)user;
+    shoal_replyf(req, "REPL", "%zu", n);
+    for (i = 0; i < n; i++) {
+        const shoal_peer *p = shoal_peer_at(node, i);
+        shoal_replyf(req, "REPL", "%s %s %u", p->id, p->host,
+                     (unsigned)p->port);
+    }
+}
+
+static void on_join(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    shoal_node *node = shoal_req_node(req);
+    char id[SHOAL_ID_MAX], host[SHOAL_HOST_MAX];
+    uint16_t port;
+
+    (void)user;
+    if (shoal_peers_full(node)) {
+        shoal_replyf(req, "ERRO", "Join: too many peers");
+        return;
+    }
+    if (parse_peer(msg->data, msg->len, id, host, &port) < 0) {
+        shoal_replyf(req, "ERRO", "Join: incorrect arguments");
+        return;
+    }
+    if (strcmp(id, shoal_node_id(node)) == 0 ||
+        shoal_peer_add(node, id, host, port) == SHOAL_EEXIST) {
+        shoal_replyf(req, "ERRO", "Join: peer already inserted %s", id);
+        return;
+    }
+    if (shoal_peer_get(node, id) == NULL) { /* full in between, or bad */
+        shoal_replyf(req, "ERRO", "Join: incorrect arguments");
+        return;
+    }
+    shoal_replyf(req, "REPL", "Join: peer added: %s", id);
+}
+
+static void on_quit(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    shoal_node *node = shoal_req_node(req);
+    char id[SHOAL_ID_MAX];
+
+    (void)user;
+    if (parse_id(msg->data, msg->len, id) < 0) {
+        shoal_replyf(req, "ERRO", "Quit: incorrect arguments");
+        return;
+    }
+    if (shoal_peer_remove(node, id) == 0)
+        shoal_replyf(req, "REPL", "Quit: peer removed: %s", id);
+    else
+        shoal_replyf(req, "ERRO", "Quit: peer not found: %s", id);
+}
+
+static void on_ping(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    (void)msg;
+    (void)user;
+    shoal_reply(req, "REPL", NULL, 0);
+}
+
+int shoal_membership_enable(shoal_node *node)
+{
+    int rc;
+
+    if ((rc = shoal_handle(node, "NAME", on_name, NULL)) < 0 ||
+        (rc = shoal_handle(node, "LIST", on_list, NULL)) < 0 ||
+        (rc = shoal_handle(node, "JOIN", on_join, NULL)) < 0 ||
+        (rc = shoal_handle(node, "QUIT", on_quit, NULL)) < 0 ||
+        (rc = shoal_handle(node, "PING", on_ping, NULL)) < 0)
+        return rc;
+    return 0;
+}
+
+/* ------------------------------------------------------- the join walk
+ * Each step visits one address: NAME, then JOIN, then LIST, then starts a
+ * step for every listed peer with one hop less. Steps run concurrently;
+ * the walk ends when the last step does. An address is visited once. */
+
+typedef struct walk {
+    shoal_node *node;
+    shoal_join_cb cb;
+    void *user;
+    size_t pending;
+    size_t added;
+    char **visited;
+    size_t nvisited;
+} walk;
+
+typedef enum { STEP_NAME, STEP_JOIN, STEP_LIST } step_phase;
+
+typedef struct step {
+    walk *w;
+    step_phase phase;
+    int hops;
+    int ok;
+    char addr[SHOAL_HOST_MAX + 16];
+    char host[SHOAL_HOST_MAX];
+    uint16_t port;
+    char id[SHOAL_ID_MAX];
+    size_t nlisted;
+    shoal_peer *listed;
+} step;
+
+static void step_send(step *s);
+
+static void walk_release(walk *w)
+{
+    size_t i;
+
+    if (--w->pending != 0)
+        return;
+    if (w->cb != NULL)
+        w->cb(w->node, w->added, w->user);
+    for (i = 0; i < w->nvisited; i++)
+        free(w->visited[i]);
+    free(w->visited);
+    free(w);
+}
+
+/* Marks addr visited; returns 0 if it already was. */
+static int walk_visit(walk *w, const char *addr)
+{
+    char **grown;
+    size_t i;
+
+    for (i = 0; i < w->nvisited; i++)
+        if (strcmp(w->visited[i], addr) == 0)
+            return 0;
+    grown = realloc(w->visited, (w->nvisited + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return 0;
+    w->visited = grown;
+    if ((w->visited[w->nvisited] = strdup(addr)) == NULL)
+        return 0;
+    w->nvisited++;
+    return 1;
+}
+
+static void step_free(step *s)
+{
+    walk *w = s->w;
+
+    free(s->listed);
+    free(s);
+    walk_release(w);
+}
+
+static void walk_start(walk *w, const char *host, uint16_t port, int hops)
+{
+    step *s;
+    char addr[SHOAL_HOST_MAX + 16];
+
+    if (hops <= 0 || shoal_peers_full(w->node))
+        return;
+    if (strchr(host, ':') != NULL)
+        snprintf(addr, sizeof(addr), "[%s]:%u", host, (unsigned)port);
+    else
+        snprintf(addr, sizeof(addr), "%s:%u", host, (unsigned)port);
+    if (!walk_visit(w, addr) || (s = calloc(1, sizeof(*s))) == NULL)
+        return;
+    s->w = w;
+    s->hops = hops;
+    s->phase = STEP_NAME;
+    strcpy(s->addr, addr);
+    snprintf(s->host, sizeof(s->host), "%s", host);
+    s->port = port;
+    w->pending++;
+    step_send(s);
+}
+
+static void step_on_reply(const shoal_msg *reply, void *user)
+{
+    step *s = user;
+    int is_repl = strcmp(reply->type, "REPL") == 0;
+
+    switch (s->phase) {
+    case STEP_NAME:
+        if (is_repl && s->id[0] == '\0' && reply->len > 0 &&
+            reply->len < sizeof(s->id) &&
+            memchr(reply->data, '\0', reply->len) == NULL) {
+            memcpy(s->id, reply->data, reply->len);
+            s->id[reply->len] = '\0';
+        }
+        break;
+    case STEP_JOIN:
+        s->ok = is_repl;
+        break;
+    case STEP_LIST:
+        /* the first REPL is the count; the rest are peers */
+        if (is_repl && s->ok++ > 0 && s->nlisted < WALK_FANOUT) {
+            shoal_peer p;
+            if (s->listed == NULL &&
+                (s->listed = calloc(WALK_FANOUT, sizeof(*s->listed))) == NULL)
+                break;
+            if (parse_peer(reply->data, reply->len, p.id, p.host, &p.port) == 0)
+                s->listed[s->nlisted++] = p;
+        }
+        break;
+    }
+}
+
+static void step_on_end(int status, void *user)
+{
+    step *s = user;
+    walk *w = s->w;
+    shoal_node *node = w->node;
+    size_t i;
+
+    (void)status;
+    switch (s->phase) {
+    case STEP_NAME:
+        if (s->id[0] == '\0' || strcmp(s->id, shoal_node_id(node)) == 0 ||
+            shoal_peer_get(node, s->id) != NULL)
+            break;
+        s->phase = STEP_JOIN;
+        step_send(s);
+        return;
+    case STEP_JOIN:
+        if (!s->ok || shoal_peer_add(node, s->id, s->host, s->port) < 0)
+            break;
+        w->added++;
+        s->phase = STEP_LIST;
+        s->ok = 0;
+        step_send(s);
+        return;
+    case STEP_LIST:
+        for (i = 0; i < s->nlisted; i++)
+            if (strcmp(s->listed[i].id, shoal_node_id(node)) != 0)
+                walk_start(w, s->listed[i].host, s->listed[i].port,
+                           s->hops - 1);
+        break;
+    }
+    step_free(s);
+}
+
+static void step_send(step *s)
+{
+    shoal_node *node = s->w->node;
+    char args[ARGS_MAX];
+    const char *type = "NAME";
+    size_t len = 0;
+    int rc;
+
+    if (s->phase == STEP_JOIN) {
+        type = "JOIN";
+        len = (size_t)snprintf(args, sizeof(args), "%s %s %d",
+                               shoal_node_id(node), shoal_node_host(node),
+                               shoal_node_port(node));
+    } else if (s->phase == STEP_LIST) {
+        type = "LIST";
+    }
+    rc = shoal_request(node, s->addr, type, len ? args : NULL, len, 0,
+                       step_on_reply, step_on_end, s);
+    if (rc < 0)
+        step_free(s);
+}
+
+int shoal_join(shoal_node *node, const char *addr, int hops, shoal_join_cb cb,
+               void *user)
+{
+    char host[SHOAL_HOST_MAX];
+    unsigned port;
+    walk *w;
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+
+    if (colon == NULL || hops <= 0 || (size_t)(colon - addr) >= sizeof(host) ||
+        sscanf(colon + 1, "%5u", &port) != 1 || port == 0 || port > 65535)
+        return SHOAL_EBADADDR;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host) - 2);
+        host[strlen(host) - 2] = '\0';
+    }
+    if ((w = calloc(1, sizeof(*w))) == NULL)
+        return SHOAL_ENOMEM;
+    w->node = node;
+    w->cb = cb;
+    w->user = user;
+    w->pending = 1; /* held until the first step is started */
+    walk_start(w, host, (uint16_t)port, hops);
+    walk_release(w);
+    return 0;
+}

@@ -1,0 +1,290 @@
+/* Outbound requests: resolve, connect, write one message, read replies
+ * until the remote closes. Every step has a deadline (conn.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/addr.h"
+#include "node/node_internal.h"
+
+struct shoal_outreq {
+    shoal_conn conn;        /* first: a conn of an outreq is freed with it */
+    uv_connect_t connect;
+    uv_getaddrinfo_t resolve;
+    uv_write_t write;
+    int resolving;          /* getaddrinfo in flight: free waits for it */
+    int freed;              /* both handles closed */
+    int ended;
+    shoal_reply_cb on_reply;
+    shoal_end_cb on_end;
+    void *user;
+    uint16_t port;
+    size_t wire_len;
+    uint8_t *wire;          /* header + payload, until written */
+};
+
+static void free_outreq(shoal_outreq *o)
+{
+    free(o->wire);
+    free(o);
+}
+
+void shoal_client_conn_free(shoal_conn *c)
+{
+    shoal_outreq *o = c->out;
+
+    o->freed = 1;
+    if (!o->resolving)
+        free_outreq(o);
+}
+
+void shoal_client_conn_closed(shoal_conn *c, int status)
+{
+    shoal_outreq *o = c->out;
+
+    if (o->resolving)
+        uv_cancel((uv_req_t *)&o->resolve);
+    if (!o->ended) {
+        o->ended = 1;
+        o->on_end(status, o->user);
+    }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    shoal_conn *c = stream->data;
+    shoal_outreq *o = c->out;
+    int rc;
+
+    (void)buf;
+    if (nread == 0 || c->closing)
+        return;
+    if (nread < 0) {
+        int midway = c->reader.header_got != 0;
+        if (nread == UV_EOF && !midway)
+            shoal_conn_close(c, 0, NULL); /* end of replies */
+        else
+            shoal_conn_close(c, nread == UV_EOF ? SHOAL_EPROTO : (int)nread,
+                             nread == UV_EOF ? "truncated_reply"
+                                             : "read_failed");
+        return;
+    }
+    rc = shoal_frame_reader_commit(&c->reader, (size_t)nread);
+    shoal_conn_progress(c);
+    if (rc < 0) {
+        shoal_conn_close(c, rc, "reply_too_large");
+        return;
+    }
+    if (rc == 1) {
+        shoal_msg msg;
+        memcpy(msg.type, c->reader.type, sizeof(msg.type));
+        msg.data = c->reader.payload ? c->reader.payload
+                                     : (const uint8_t *)"";
+        msg.len = c->reader.len;
+        if (o->on_reply != NULL)
+            o->on_reply(&msg, o->user);
+        if (!c->closing)
+            shoal_frame_reader_next(&c->reader);
+    }
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+    shoal_outreq *o = w->data;
+    shoal_conn *c = &o->conn;
+
+    c->writes--;
+    free(o->wire);
+    o->wire = NULL;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        shoal_conn_close(c, status, "write_failed");
+        return;
+    }
+    shoal_conn_progress(c);
+}
+
+/* Sends the request: straight into the socket when it fits, else queued
+ * from the copy we already hold (no second copy of a large payload). */
+static int send_request(shoal_outreq *o)
+{
+    shoal_conn *c = &o->conn;
+    uv_buf_t buf;
+    size_t done = 0;
+    int rc;
+
+    buf.base = (char *)o->wire;
+    buf.len = o->wire_len;
+    rc = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    if (rc < 0 && rc != UV_EAGAIN)
+        return rc;
+    if (rc > 0)
+        done = (size_t)rc;
+    if (done == o->wire_len) {
+        free(o->wire);
+        o->wire = NULL;
+        return 0;
+    }
+    buf.base += done;
+    buf.len -= done;
+    o->write.data = o;
+    if ((rc = uv_write(&o->write, (uv_stream_t *)&c->tcp, &buf, 1,
+                       on_written)) < 0)
+        return rc;
+    c->writes++;
+    c->last_queue = buf.len;
+    return 0;
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    shoal_outreq *o = req->data;
+    shoal_conn *c = &o->conn;
+    int rc;
+
+    if (c->closing)
+        return;
+    if (status < 0) {
+        shoal_conn_close(c, status, "connect_failed");
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    shoal_conn_progress(c);
+    c->reading = 1;
+    if ((rc = send_request(o)) < 0 ||
+        (rc = uv_read_start((uv_stream_t *)&c->tcp, shoal_conn_alloc,
+                            on_read)) < 0) {
+        shoal_conn_close(c, rc, "write_failed");
+        return;
+    }
+    shoal_conn_arm(c);
+}
+
+static int start_connect(shoal_outreq *o, const struct sockaddr *sa)
+{
+    o->connect.data = o;
+    return uv_tcp_connect(&o->connect, &o->conn.tcp, sa, on_connect);
+}
+
+static void on_resolved(uv_getaddrinfo_t *r, int status, struct addrinfo *ai)
+{
+    shoal_outreq *o = r->data;
+    shoal_conn *c = &o->conn;
+    int rc;
+
+    o->resolving = 0;
+    if (o->freed) {
+        uv_freeaddrinfo(ai);
+        free_outreq(o);
+        return;
+    }
+    if (c->closing) {
+        uv_freeaddrinfo(ai);
+        return;
+    }
+    if (status < 0) {
+        shoal_conn_close(c, status, "resolve_failed");
+        return;
+    }
+    if (ai->ai_family == AF_INET)
+        ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons(o->port);
+    else
+        ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons(o->port);
+    rc = start_connect(o, ai->ai_addr);
+    uv_freeaddrinfo(ai);
+    if (rc < 0)
+        shoal_conn_close(c, rc, "connect_failed");
+}
+
+int shoal_request(shoal_node *node, const char *addr, const char *type,
+                  const void *data, size_t len, uint32_t timeout_ms,
+                  shoal_reply_cb on_reply, shoal_end_cb on_end, void *user)
+{
+    struct sockaddr_storage ss;
+    shoal_addr a;
+    shoal_outreq *o;
+    char norm[5];
+    int rc;
+
+    if (node->stopped || node->closing)
+        return SHOAL_ECANCELED;
+    if (on_end == NULL || shoal_type_normalize(type, norm) < 0 ||
+        (data == NULL && len != 0))
+        return SHOAL_EINVAL;
+    if ((rc = shoal_addr_parse(addr, &a)) < 0)
+        return rc;
+    if (len > UINT32_MAX)
+        return SHOAL_EMSGSIZE;
+    if (node->stats.connections >= node->cfg.max_connections)
+        return SHOAL_ENOBUFS;
+    o = calloc(1, sizeof(*o));
+    if (o == NULL)
+        return SHOAL_ENOMEM;
+    o->wire = malloc(SHOAL_FRAME_HEADER + len);
+    if (o->wire == NULL) {
+        free(o);
+        return SHOAL_ENOMEM;
+    }
+    shoal_frame_header_encode(o->wire, norm, (uint32_t)len);
+    if (len)
+        memcpy(o->wire + SHOAL_FRAME_HEADER, data, len);
+    o->wire_len = SHOAL_FRAME_HEADER + len;
+    o->on_reply = on_reply;
+    o->on_end = on_end;
+    o->user = user;
+    o->port = a.port;
+    o->conn.outbound = 1;
+    o->conn.out = o;
+    if ((rc = shoal_conn_init(node, &o->conn)) < 0) {
+        free_outreq(o);
+        return rc;
+    }
+    /* From here on, failures are reported through on_end. */
+    o->ended = 0;
+    if (timeout_ms != 0)
+        o->conn.deadline = uv_now(node->loop) + timeout_ms;
+    o->conn.reading = 2; /* connecting */
+    shoal_conn_arm(&o->conn);
+
+    if (uv_ip4_addr(a.host, a.port, (struct sockaddr_in *)&ss) == 0 ||
+        uv_ip6_addr(a.host, a.port, (struct sockaddr_in6 *)&ss) == 0) {
+        rc = start_connect(o, (struct sockaddr *)&ss);
+    } else {
+        struct addrinfo hints;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+        o->resolve.data = o;
+        rc = uv_getaddrinfo(node->loop, &o->resolve, on_resolved, a.host,
+                            NULL, &hints);
+        if (rc == 0)
+            o->resolving = 1;
+    }
+    if (rc < 0) {
+        o->ended = 1; /* the caller hears it from the return value */
+        shoal_conn_close(&o->conn, rc, NULL);
+        return rc;
+    }
+    return 0;
+}
+
+int shoal_request_peer(shoal_node *node, const char *peer_id,
+                       const char *type, const void *data, size_t len,
+                       uint32_t timeout_ms, shoal_reply_cb on_reply,
+                       shoal_end_cb on_end, void *user)
+{
+    const shoal_peer *hop;
+    char addr[SHOAL_HOST_MAX + 16];
+
+    if (peer_id == NULL)
+        return SHOAL_EINVAL;
+    if (node->router != NULL)
+        hop = node->router(node, peer_id, node->router_user);
+    else
+        hop = shoal_peer_get(node, peer_id);
+    if (hop == NULL)
+        return SHOAL_ENOROUTE;
+    if (shoal_addr_format(hop->host, hop->port, addr, sizeof(addr)) < 0)
+        return SHOAL_EINVAL;
+    return shoal_request(node, addr, type, data, len, timeout_ms, on_reply,
+                         on_end, user);
+}

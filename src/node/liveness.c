@@ -1,0 +1,81 @@
+/* The liveness check: PING every known peer; a peer that cannot be
+ * connected to, or does not finish the exchange by its deadline, is
+ * removed. A peer that answers anything, or just closes, is alive. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/addr.h"
+#include "node/node_internal.h"
+
+typedef struct check_run {
+    shoal_node *node;
+    shoal_check_cb cb;
+    void *user;
+    size_t pending;
+    size_t removed;
+} check_run;
+
+typedef struct check_probe {
+    check_run *run;
+    char id[SHOAL_ID_MAX];
+} check_probe;
+
+static void check_finish(check_run *run)
+{
+    if (run->cb != NULL)
+        run->cb(run->node, run->removed, run->user);
+    free(run);
+}
+
+static void probe_ended(int status, void *user)
+{
+    check_probe *probe = user;
+    check_run *run = probe->run;
+
+    if (status < 0 && status != SHOAL_ECANCELED &&
+        shoal_peer_remove(run->node, probe->id) == 0) {
+        run->removed++;
+        SHOAL_LOG(&run->node->log, SHOAL_LOG_INFO,
+                  "peer_dead id=%s error=\"%s\"", probe->id,
+                  shoal_strerror(status));
+    }
+    free(probe);
+    if (--run->pending == 0)
+        check_finish(run);
+}
+
+int shoal_peers_check(shoal_node *node, shoal_check_cb cb, void *user)
+{
+    check_run *run;
+    size_t i, n = shoal_peer_count(node);
+
+    if (node->stopped)
+        return SHOAL_ECANCELED;
+    run = calloc(1, sizeof(*run));
+    if (run == NULL)
+        return SHOAL_ENOMEM;
+    run->node = node;
+    run->cb = cb;
+    run->user = user;
+    run->pending = 1; /* held until every probe is started */
+    for (i = 0; i < n; i++) {
+        const shoal_peer *p = shoal_peer_at(node, i);
+        char addr[SHOAL_HOST_MAX + 16];
+        check_probe *probe = calloc(1, sizeof(*probe));
+        if (probe == NULL)
+            break;
+        probe->run = run;
+        strcpy(probe->id, p->id);
+        shoal_addr_format(p->host, p->port, addr, sizeof(addr));
+        run->pending++;
+        if (shoal_request(node, addr, "PING", NULL, 0,
+                          node->cfg.connect_timeout_ms + node->cfg.io_timeout_ms,
+                          NULL, probe_ended, probe) < 0) {
+            run->pending--;
+            free(probe);
+        }
+    }
+    if (--run->pending == 0)
+        check_finish(run);
+    return 0;
+}

@@ -1,0 +1,494 @@
+/* The node: configuration, lifecycle, the handler table, posting work from
+ * other threads, and the thin public wrappers over the peer table. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/addr.h"
+#include "node/node_internal.h"
+
+void shoal_link_init(shoal_link *head)
+{
+    head->prev = head->next = head;
+}
+
+void shoal_link_add(shoal_link *head, shoal_link *item)
+{
+    item->next = head;
+    item->prev = head->prev;
+    head->prev->next = item;
+    head->prev = item;
+}
+
+void shoal_link_del(shoal_link *item)
+{
+    item->prev->next = item->next;
+    item->next->prev = item->prev;
+    item->prev = item->next = item;
+}
+
+void shoal_config_init(shoal_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_peers = 128;
+    cfg->max_message = 16u * 1024 * 1024;
+    cfg->max_connections = 1024;
+    cfg->max_pending_output = 64u * 1024 * 1024;
+    cfg->connect_timeout_ms = 5000;
+    cfg->io_timeout_ms = 10000;
+    cfg->request_timeout_ms = 60000;
+    cfg->log_level = SHOAL_LOG_INFO;
+    cfg->handle_signals = 1;
+}
+
+/* A write to a socket the remote has closed must be an error, not a
+ * process-killing signal. The one piece of process-wide state we touch. */
+static uv_once_t ignore_sigpipe_once = UV_ONCE_INIT;
+static void ignore_sigpipe(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int is_wildcard(const char *host)
+{
+    return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+}
+
+static int start_listening(shoal_node *node, const char *listen)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    shoal_addr a;
+    int rc;
+
+    if ((rc = shoal_addr_parse(listen, &a)) < 0)
+        return rc;
+    if (uv_ip4_addr(a.host, a.port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(a.host, a.port, (struct sockaddr_in6 *)&ss) != 0)
+        return SHOAL_EBADADDR; /* listen addresses are numeric */
+    if ((rc = uv_tcp_init(node->loop, &node->listener)) < 0)
+        return rc;
+    node->listener.data = node;
+    node->handles++;
+    node->listening = 1;
+    if ((rc = uv_tcp_bind(&node->listener, (struct sockaddr *)&ss, 0)) < 0 ||
+        (rc = uv_listen((uv_stream_t *)&node->listener, 511,
+                        shoal_server_on_connection)) < 0)
+        return rc;
+    uv_tcp_getsockname(&node->listener, (struct sockaddr *)&ss, &len);
+    node->port = ntohs(ss.ss_family == AF_INET
+                           ? ((struct sockaddr_in *)&ss)->sin_port
+                           : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    if (node->cfg.advertise_host == NULL)
+        snprintf(node->host, sizeof(node->host), "%s",
+                 is_wildcard(a.host) ? "127.0.0.1" : a.host);
+    return 0;
+}
+
+static void on_async(uv_async_t *a);
+
+static int setup(shoal_node *node, uv_loop_t *loop, const shoal_config *cfg)
+{
+    int rc;
+
+    node->cfg = *cfg;
+    node->cfg.listen = NULL; /* not kept: used once, below */
+    node->cfg.advertise_host = NULL;
+    node->cfg.id = NULL;
+    if (cfg->max_connections == 0 || cfg->max_message == 0)
+        return SHOAL_EINVAL;
+    if (loop == NULL) {
+        if ((rc = uv_loop_init(&node->own_loop)) < 0)
+            return rc;
+        node->owns_loop = 1;
+        loop = &node->own_loop;
+    }
+    node->loop = loop;
+    node->log.level = cfg->log_level;
+    node->log.cb = cfg->log_cb;
+    node->log.user = cfg->log_user;
+    node->log.prefix = node->id;
+    shoal_link_init(&node->conns);
+    shoal_link_init(&node->timers);
+    shoal_link_init(&node->held);
+    shoal_peertable_init(&node->peers, cfg->max_peers);
+    uv_mutex_init(&node->post_lock);
+    uv_async_init(loop, &node->async, on_async);
+    node->async.data = node;
+    node->handles++;
+
+    if (cfg->advertise_host != NULL) {
+        if (strlen(cfg->advertise_host) >= sizeof(node->host))
+            return SHOAL_EINVAL;
+        strcpy(node->host, cfg->advertise_host);
+    }
+    if (cfg->listen != NULL && (rc = start_listening(node, cfg->listen)) < 0)
+        return rc;
+    if (cfg->id != NULL) {
+        if (cfg->id[0] == '\0' || strlen(cfg->id) >= sizeof(node->id))
+            return SHOAL_EINVAL;
+        strcpy(node->id, cfg->id);
+    } else if (node->listening) {
+        shoal_addr_format(node->host, (uint16_t)node->port, node->id,
+                          sizeof(node->id));
+    } else {
+        strcpy(node->id, "client");
+    }
+    if (node->listening)
+        SHOAL_LOG(&node->log, SHOAL_LOG_DEBUG, "listen id=%s port=%d",
+                  node->id, node->port);
+    return 0;
+}
+
+int shoal_node_new(shoal_node **out, uv_loop_t *loop, const shoal_config *cfg)
+{
+    shoal_config defaults;
+    shoal_node *node;
+    int rc;
+
+    if (out == NULL)
+        return SHOAL_EINVAL;
+    *out = NULL;
+    if (cfg == NULL) {
+        shoal_config_init(&defaults);
+        cfg = &defaults;
+    }
+    uv_once(&ignore_sigpipe_once, ignore_sigpipe);
+    node = calloc(1, sizeof(*node));
+    if (node == NULL)
+        return SHOAL_ENOMEM;
+    if ((rc = setup(node, loop, cfg)) < 0) {
+        shoal_node_free(node);
+        return rc;
+    }
+    *out = node;
+    return 0;
+}
+
+/* ------------------------------------------------------------- stopping */
+
+/* Every node-level handle (listener, async, signals, timers) ends here.
+ * When the last one is gone, a closing node releases its memory. */
+static void node_handle_gone(shoal_node *node)
+{
+    shoal_close_cb cb;
+    void *user;
+
+    if (--node->handles != 0 || !node->closing)
+        return;
+    shoal_peertable_free(&node->peers);
+    free(node->handlers);
+    node->handlers = NULL;
+    uv_mutex_destroy(&node->post_lock);
+    if (node->owns_loop)
+        return; /* shoal_node_free() closes the loop, then frees */
+    cb = node->close_cb;
+    user = node->close_user;
+    if (cb != NULL)
+        cb(node, user);
+    free(node);
+}
+
+static void on_node_handle_closed(uv_handle_t *h)
+{
+    node_handle_gone(h->data);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    shoal_timer *t = h->data;
+    shoal_node *node = t->node;
+
+    free(t);
+    node_handle_gone(node);
+}
+
+/* Runs whatever was posted. Posts that arrive while stopping still run:
+ * their work then fails with SHOAL_ECANCELED, which wakes any waiter. */
+static void run_posted(shoal_node *node)
+{
+    shoal_posted *p;
+
+    uv_mutex_lock(&node->post_lock);
+    p = node->posted;
+    node->posted = NULL;
+    uv_mutex_unlock(&node->post_lock);
+    while (p != NULL) {
+        shoal_posted *next = p->next;
+        p->fn(node, p->user);
+        free(p);
+        p = next;
+    }
+}
+
+static void stop_now(shoal_node *node)
+{
+    if (node->stopped)
+        return;
+    node->stopped = 1;
+    SHOAL_LOG(&node->log, SHOAL_LOG_DEBUG, "stop id=%s", node->id);
+    if (node->listening) {
+        node->listening = 0;
+        uv_close((uv_handle_t *)&node->listener, on_node_handle_closed);
+    }
+    if (node->signals_on) {
+        node->signals_on = 0;
+        uv_close((uv_handle_t *)&node->sigint, on_node_handle_closed);
+        uv_close((uv_handle_t *)&node->sigterm, on_node_handle_closed);
+    }
+    while (node->timers.next != &node->timers)
+        shoal_timer_stop(SHOAL_CONTAINER(node->timers.next, shoal_timer,
+                                         link));
+    while (node->conns.next != &node->conns)
+        shoal_conn_close(SHOAL_CONTAINER(node->conns.next, shoal_conn, link),
+                         SHOAL_ECANCELED, NULL);
+    /* Held requests lose their connections above and are freed by the
+     * handlers' shoal_req_done(), or by shoal_node_free(). */
+    uv_unref((uv_handle_t *)&node->async);
+    run_posted(node);
+}
+
+static void on_async(uv_async_t *a)
+{
+    shoal_node *node = a->data;
+    int stop;
+
+    uv_mutex_lock(&node->post_lock);
+    stop = node->stop_requested;
+    uv_mutex_unlock(&node->post_lock);
+    run_posted(node);
+    if (stop)
+        stop_now(node);
+}
+
+void shoal_node_stop(shoal_node *node)
+{
+    uv_mutex_lock(&node->post_lock);
+    node->stop_requested = 1;
+    uv_mutex_unlock(&node->post_lock);
+    uv_async_send(&node->async);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    shoal_node *node = s->data;
+
+    SHOAL_LOG(&node->log, SHOAL_LOG_INFO, "signal name=%s",
+              signum == SIGINT ? "SIGINT" : "SIGTERM");
+    stop_now(node);
+}
+
+int shoal_node_run(shoal_node *node)
+{
+    int rc;
+
+    if (node->closing || node->running)
+        return SHOAL_EBUSY;
+    if (node->stopped)
+        return 0;
+    if (node->cfg.handle_signals && !node->signals_on) {
+        uv_signal_init(node->loop, &node->sigint);
+        uv_signal_init(node->loop, &node->sigterm);
+        node->sigint.data = node->sigterm.data = node;
+        node->handles += 2;
+        node->signals_on = 1;
+        uv_signal_start(&node->sigint, on_signal, SIGINT);
+        uv_signal_start(&node->sigterm, on_signal, SIGTERM);
+    }
+    node->run_thread = uv_thread_self();
+    node->running = 1;
+    rc = uv_run(node->loop, UV_RUN_DEFAULT);
+    (void)rc;
+    /* uv_run returns once our handles are closed; with a shared loop it
+     * may return earlier, in which case the application drives the rest. */
+    node->running = 0;
+    return 0;
+}
+
+void shoal_node_close(shoal_node *node, shoal_close_cb cb, void *user)
+{
+    if (node->closing)
+        return;
+    stop_now(node);
+    node->closing = 1;
+    node->close_cb = cb;
+    node->close_user = user;
+    shoal_server_free_held(node);
+    uv_close((uv_handle_t *)&node->async, on_node_handle_closed);
+}
+
+void shoal_node_free(shoal_node *node)
+{
+    if (node == NULL)
+        return;
+    if (node->loop == NULL) { /* setup failed before there was a loop */
+        free(node);
+        return;
+    }
+    if (!node->owns_loop) {
+        shoal_node_close(node, NULL, NULL);
+        return;
+    }
+    if (!node->closing)
+        shoal_node_close(node, NULL, NULL);
+    /* Everything is closing now, so this returns once the last close
+     * callback (connections, timers, lookups) has run. */
+    uv_run(&node->own_loop, UV_RUN_DEFAULT);
+    uv_loop_close(&node->own_loop);
+    free(node);
+}
+
+/* --------------------------------------------------------------- queries */
+
+const char *shoal_node_id(const shoal_node *node) { return node->id; }
+const char *shoal_node_host(const shoal_node *node) { return node->host; }
+int shoal_node_port(const shoal_node *node) { return node->port; }
+uv_loop_t *shoal_node_loop(shoal_node *node) { return node->loop; }
+
+void shoal_node_stats(const shoal_node *node, shoal_stats *out)
+{
+    *out = node->stats;
+}
+
+int shoal_post(shoal_node *node, shoal_post_cb fn, void *user)
+{
+    shoal_posted *p;
+
+    if (fn == NULL)
+        return SHOAL_EINVAL;
+    p = malloc(sizeof(*p));
+    if (p == NULL)
+        return SHOAL_ENOMEM;
+    p->fn = fn;
+    p->user = user;
+    uv_mutex_lock(&node->post_lock);
+    p->next = node->posted;
+    node->posted = p;
+    uv_mutex_unlock(&node->post_lock);
+    uv_async_send(&node->async);
+    return 0;
+}
+
+/* -------------------------------------------------------------- handlers */
+
+const shoal_handler *shoal_node_handler(const shoal_node *node,
+                                        const char *type)
+{
+    size_t i;
+
+    for (i = 0; i < node->handler_count; i++)
+        if (memcmp(node->handlers[i].type, type, 5) == 0)
+            return &node->handlers[i];
+    return NULL;
+}
+
+int shoal_handle(shoal_node *node, const char *type, shoal_handler_cb cb,
+                 void *user)
+{
+    shoal_handler *h, *grown;
+    char norm[5] = {0};
+
+    if (shoal_type_normalize(type, norm) < 0)
+        return SHOAL_EINVAL;
+    h = (shoal_handler *)shoal_node_handler(node, norm);
+    if (h != NULL && cb == NULL) {
+        *h = node->handlers[--node->handler_count];
+        return 0;
+    }
+    if (cb == NULL)
+        return SHOAL_ENOENT;
+    if (h == NULL) {
+        grown = realloc(node->handlers,
+                        (node->handler_count + 1) * sizeof(*grown));
+        if (grown == NULL)
+            return SHOAL_ENOMEM;
+        node->handlers = grown;
+        h = &node->handlers[node->handler_count++];
+        memcpy(h->type, norm, sizeof(h->type));
+    }
+    h->cb = cb;
+    h->user = user;
+    return 0;
+}
+
+/* ----------------------------------------------------------------- peers */
+
+int shoal_peer_add(shoal_node *node, const char *id, const char *host,
+                   uint16_t port)
+{
+    return shoal_peertable_add(&node->peers, id, host, port);
+}
+
+int shoal_peer_remove(shoal_node *node, const char *id)
+{
+    return shoal_peertable_remove(&node->peers, id);
+}
+
+const shoal_peer *shoal_peer_get(const shoal_node *node, const char *id)
+{
+    return shoal_peertable_get(&node->peers, id);
+}
+
+const shoal_peer *shoal_peer_at(const shoal_node *node, size_t index)
+{
+    return shoal_peertable_at(&node->peers, index);
+}
+
+size_t shoal_peer_count(const shoal_node *node)
+{
+    return node->peers.count;
+}
+
+int shoal_peers_full(const shoal_node *node)
+{
+    return shoal_peertable_full(&node->peers);
+}
+
+void shoal_set_router(shoal_node *node, shoal_router_cb cb, void *user)
+{
+    node->router = cb;
+    node->router_user = user;
+}
+
+/* ---------------------------------------------------------------- timers */
+
+static void on_tick(uv_timer_t *h)
+{
+    shoal_timer *t = h->data;
+
+    t->cb(t->node, t->user);
+}
+
+int shoal_timer_start(shoal_node *node, uint32_t interval_ms,
+                      shoal_timer_cb cb, void *user, shoal_timer **out)
+{
+    shoal_timer *t;
+
+    if (cb == NULL || interval_ms == 0)
+        return SHOAL_EINVAL;
+    if (node->stopped)
+        return SHOAL_ECANCELED;
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return SHOAL_ENOMEM;
+    uv_timer_init(node->loop, &t->handle);
+    t->handle.data = t;
+    t->node = node;
+    t->cb = cb;
+    t->user = user;
+    node->handles++;
+    shoal_link_add(&node->timers, &t->link);
+    uv_timer_start(&t->handle, on_tick, interval_ms, interval_ms);
+    if (out != NULL)
+        *out = t;
+    return 0;
+}
+
+void shoal_timer_stop(shoal_timer *t)
+{
+    if (t == NULL || uv_is_closing((uv_handle_t *)&t->handle))
+        return;
+    shoal_link_del(&t->link);
+    uv_close((uv_handle_t *)&t->handle, on_timer_closed);
+}

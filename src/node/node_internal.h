@@ -1,0 +1,148 @@
+/* What the node's files share. Not installed; services use shoal.h only. */
+#ifndef SHOAL_NODE_INTERNAL_H
+#define SHOAL_NODE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "core/frame.h"
+#include "core/log.h"
+#include "node/peers.h"
+#include "shoal.h"
+
+typedef struct shoal_handler {
+    char type[5];
+    shoal_handler_cb cb;
+    void *user;
+} shoal_handler;
+
+typedef struct shoal_posted {
+    shoal_post_cb fn;
+    void *user;
+    struct shoal_posted *next;
+} shoal_posted;
+
+/* Intrusive list link: connections and timers hang off the node. */
+typedef struct shoal_link {
+    struct shoal_link *prev, *next;
+} shoal_link;
+
+struct shoal_timer {
+    uv_timer_t handle;
+    shoal_link link;
+    shoal_node *node;
+    shoal_timer_cb cb;
+    void *user;
+};
+
+typedef struct shoal_conn shoal_conn;
+
+struct shoal_req {
+    shoal_conn *conn;       /* NULL once the connection is gone */
+    shoal_node *node;
+    shoal_link link;        /* in node->held while held */
+    char remote[64];
+    int held;
+    int done;
+    int in_handler;
+};
+
+typedef struct shoal_outreq shoal_outreq;
+
+/* One TCP connection, inbound (serving one request) or outbound (making
+ * one). Two handles, tcp and timer; freed when both have closed. */
+struct shoal_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;       /* the one deadline timer: see conn_arm() */
+    shoal_link link;
+    shoal_node *node;
+    shoal_frame_reader reader;
+    uint64_t last_progress; /* loop time of the last byte moved */
+    uint64_t deadline;      /* loop time the whole exchange must end by */
+    size_t pending_out;     /* bytes queued for writing */
+    size_t last_queue;      /* write queue size at the last timer check */
+    unsigned writes;        /* uv_write requests in flight */
+    unsigned handles;       /* open handles, 0..2 */
+    unsigned char closing;
+    unsigned char reading;  /* waiting for bytes we need */
+    unsigned char finishing; /* close once writes drain */
+    unsigned char outbound;
+    shoal_req *req;         /* inbound: the request being served */
+    shoal_outreq *out;      /* outbound: the request being made */
+};
+
+struct shoal_node {
+    uv_loop_t *loop;
+    uv_loop_t own_loop;
+    int owns_loop;
+
+    shoal_config cfg;       /* strings below are our copies */
+    char id[SHOAL_ID_MAX];
+    char host[SHOAL_HOST_MAX];
+    int port;
+    shoal_logger log;
+
+    uv_tcp_t listener;
+    int listening;
+    uv_async_t async;
+    uv_signal_t sigint, sigterm;
+    int signals_on;
+    uv_thread_t run_thread;
+    int running;
+
+    uv_mutex_t post_lock;
+    shoal_posted *posted;   /* guarded by post_lock */
+    int stop_requested;     /* guarded by post_lock */
+
+    int stopped;
+    int closing;
+    unsigned handles;       /* node-level handles still open */
+    shoal_close_cb close_cb;
+    void *close_user;
+
+    shoal_handler *handlers;
+    size_t handler_count;
+
+    shoal_peertable peers;
+    shoal_router_cb router;
+    void *router_user;
+
+    shoal_link conns;       /* every open shoal_conn */
+    shoal_link timers;
+    shoal_link held;        /* requests held by handlers */
+    shoal_stats stats;
+
+    uint8_t scratch[4096];  /* where unwanted bytes are read to */
+};
+
+void shoal_link_init(shoal_link *head);
+void shoal_link_add(shoal_link *head, shoal_link *item);
+void shoal_link_del(shoal_link *item);
+#define SHOAL_CONTAINER(ptr, type, member)                                \
+    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* node.c */
+const shoal_handler *shoal_node_handler(const shoal_node *node,
+                                        const char *type);
+void shoal_node_handle_closed(uv_handle_t *h);
+
+/* conn.c: shared connection machinery */
+int shoal_conn_init(shoal_node *node, shoal_conn *c);
+void shoal_conn_progress(shoal_conn *c);
+void shoal_conn_arm(shoal_conn *c);
+/* Closes a connection, logging reason when it is a drop. */
+void shoal_conn_close(shoal_conn *c, int status, const char *reason);
+int shoal_conn_write(shoal_conn *c, const char *type, const void *data,
+                     size_t len);
+void shoal_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+void shoal_sockaddr_format(const struct sockaddr *sa, char *out, size_t size);
+
+/* server.c */
+void shoal_server_on_connection(uv_stream_t *listener, int status);
+void shoal_server_conn_closed(shoal_conn *c, int status);
+void shoal_server_free_held(shoal_node *node);
+
+/* client.c */
+void shoal_client_conn_closed(shoal_conn *c, int status);
+void shoal_client_conn_free(shoal_conn *c);
+
+#endif
