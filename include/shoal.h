@@ -83,6 +83,7 @@ typedef struct shoal_config {
     size_t max_message;         /* largest payload accepted, bytes */
     size_t max_connections;     /* concurrent inbound + outbound */
     size_t max_pending_output;  /* queued reply bytes per connection */
+    size_t max_input_total;     /* message bytes buffered, all connections */
 
     uint32_t connect_timeout_ms; /* an outbound connect must finish by then */
     uint32_t io_timeout_ms;      /* a read or write must progress by then */
@@ -96,8 +97,9 @@ typedef struct shoal_config {
 } shoal_config;
 
 /* Fills cfg with safe defaults: no listen address, 128 peers, 16 MiB
- * messages, 1024 connections, 64 MiB pending output, 5 s connect, 10 s io,
- * 60 s request deadlines, info logging to stderr, signals handled. */
+ * messages, 1024 connections, 64 MiB pending output per connection, 256 MiB
+ * of buffered input in all, 5 s connect, 10 s io, 60 s request deadlines,
+ * info logging to stderr, signals handled. */
 void shoal_config_init(shoal_config *cfg);
 
 /* -------------------------------------------------------------------- node */
@@ -275,8 +277,10 @@ typedef void (*shoal_check_cb)(shoal_node *node, size_t removed, void *user);
 int shoal_peers_check(shoal_node *node, shoal_check_cb cb, void *user);
 
 /* ------------------------------------------------------------------ timers
- * Stabilizers: a callback every interval_ms on the loop. A timer lives until
- * shoal_timer_stop() or the node stops.
+ * Stabilizers: a callback every interval_ms on the loop. A timer ticks
+ * until shoal_timer_stop() or the node stops; its memory lives until
+ * shoal_timer_stop() or the node is freed, so stopping it after the node has
+ * stopped is fine.
  */
 typedef struct shoal_timer shoal_timer;
 typedef void (*shoal_timer_cb)(shoal_node *node, void *user);

@@ -42,14 +42,24 @@ static int header_done(shoal_frame_reader *r)
     return 0;
 }
 
+size_t shoal_frame_reader_growth(const shoal_frame_reader *r)
+{
+    size_t want;
+
+    if (r->header_got < SHOAL_FRAME_HEADER || r->got < r->cap)
+        return 0;
+    want = r->cap ? r->cap * 2 : FRAME_FIRST_ALLOC;
+    if (want > r->len || want < r->cap)
+        want = r->len;
+    return want - r->cap;
+}
+
 /* Grows the payload buffer geometrically, never past the announced length. */
 static int grow(shoal_frame_reader *r)
 {
-    size_t want = r->cap ? r->cap * 2 : FRAME_FIRST_ALLOC;
+    size_t want = r->cap + shoal_frame_reader_growth(r);
     uint8_t *p;
 
-    if (want > r->len || want < r->cap)
-        want = r->len;
     p = realloc(r->payload, want);
     if (p == NULL)
         return SHOAL_ENOMEM;

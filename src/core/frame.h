@@ -38,6 +38,10 @@ int shoal_frame_reader_prepare(shoal_frame_reader *r, uint8_t **buf,
  * limit. */
 int shoal_frame_reader_commit(shoal_frame_reader *r, size_t n);
 
+/* How many bytes the next prepare() will add to the payload buffer: 0 until
+ * the buffer is full. Lets a caller keep a budget across many readers. */
+size_t shoal_frame_reader_growth(const shoal_frame_reader *r);
+
 /* Copies bytes in. *used says how many were taken (it stops at the end of a
  * message). Returns as commit does. */
 int shoal_frame_reader_feed(shoal_frame_reader *r, const uint8_t *data,

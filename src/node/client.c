@@ -60,7 +60,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     if (nread < 0) {
         int midway = c->reader.header_got != 0;
-        if (nread == UV_EOF && !midway)
+        if (nread == UV_ENOBUFS)
+            shoal_conn_close(c, SHOAL_ENOBUFS, "input_budget");
+        else if (nread == UV_EOF && !midway)
             shoal_conn_close(c, 0, NULL); /* end of replies */
         else
             shoal_conn_close(c, nread == UV_EOF ? SHOAL_EPROTO : (int)nread,
@@ -83,7 +85,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         if (o->on_reply != NULL)
             o->on_reply(&msg, o->user);
         if (!c->closing)
-            shoal_frame_reader_next(&c->reader);
+            shoal_conn_next_message(c);
     }
 }
 

@@ -98,7 +98,6 @@ static void on_handle_closed(uv_handle_t *h)
 
     if (--c->handles != 0)
         return;
-    shoal_frame_reader_free(&c->reader);
     if (c->outbound)
         shoal_client_conn_free(c);
     else
@@ -137,6 +136,7 @@ void shoal_conn_close(shoal_conn *c, int status, const char *reason)
         shoal_client_conn_closed(c, status);
     else
         shoal_server_conn_closed(c, status);
+    shoal_conn_release_input(c, 0);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
@@ -223,11 +223,32 @@ int shoal_conn_write(shoal_conn *c, const char *type, const void *data,
     return 0;
 }
 
+uint8_t *shoal_conn_release_input(shoal_conn *c, int keep)
+{
+    uint8_t *p = c->reader.payload;
+
+    c->node->input_bytes -= c->reader.cap;
+    c->reader.payload = NULL;
+    c->reader.cap = 0;
+    if (keep)
+        return p;
+    free(p);
+    return NULL;
+}
+
+void shoal_conn_next_message(shoal_conn *c)
+{
+    size_t before = c->reader.cap;
+
+    shoal_frame_reader_next(&c->reader);
+    c->node->input_bytes -= before - c->reader.cap;
+}
+
 void shoal_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     shoal_conn *c = h->data;
     uint8_t *p;
-    size_t cap;
+    size_t cap, before;
 
     (void)suggested;
     if (!c->reading || c->reader.complete) {
@@ -235,10 +256,14 @@ void shoal_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
                            sizeof(c->node->scratch));
         return;
     }
-    if (shoal_frame_reader_prepare(&c->reader, &p, &cap) < 0) {
+    before = c->reader.cap;
+    if (c->node->input_bytes + shoal_frame_reader_growth(&c->reader) >
+            c->node->cfg.max_input_total ||
+        shoal_frame_reader_prepare(&c->reader, &p, &cap) < 0) {
         *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
         return;
     }
+    c->node->input_bytes += c->reader.cap - before;
     buf->base = (char *)p;
     buf->len = cap;
 }

@@ -35,6 +35,7 @@ void shoal_config_init(shoal_config *cfg)
     cfg->max_message = 16u * 1024 * 1024;
     cfg->max_connections = 1024;
     cfg->max_pending_output = 64u * 1024 * 1024;
+    cfg->max_input_total = 256u * 1024 * 1024;
     cfg->connect_timeout_ms = 5000;
     cfg->io_timeout_ms = 10000;
     cfg->request_timeout_ms = 60000;
@@ -224,6 +225,8 @@ static void run_posted(shoal_node *node)
 
 static void stop_now(shoal_node *node)
 {
+    shoal_link *l;
+
     if (node->stopped)
         return;
     node->stopped = 1;
@@ -237,9 +240,8 @@ static void stop_now(shoal_node *node)
         uv_close((uv_handle_t *)&node->sigint, on_node_handle_closed);
         uv_close((uv_handle_t *)&node->sigterm, on_node_handle_closed);
     }
-    while (node->timers.next != &node->timers)
-        shoal_timer_stop(SHOAL_CONTAINER(node->timers.next, shoal_timer,
-                                         link));
+    for (l = node->timers.next; l != &node->timers; l = l->next)
+        uv_timer_stop(&SHOAL_CONTAINER(l, shoal_timer, link)->handle);
     while (node->conns.next != &node->conns)
         shoal_conn_close(SHOAL_CONTAINER(node->conns.next, shoal_conn, link),
                          SHOAL_ECANCELED, NULL);
@@ -315,6 +317,9 @@ void shoal_node_close(shoal_node *node, shoal_close_cb cb, void *user)
     node->close_cb = cb;
     node->close_user = user;
     shoal_server_free_held(node);
+    while (node->timers.next != &node->timers)
+        shoal_timer_stop(SHOAL_CONTAINER(node->timers.next, shoal_timer,
+                                         link));
     uv_close((uv_handle_t *)&node->async, on_node_handle_closed);
 }
 

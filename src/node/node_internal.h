@@ -110,6 +110,7 @@ struct shoal_node {
     shoal_link timers;
     shoal_link held;        /* requests held by handlers */
     shoal_stats stats;
+    size_t input_bytes;     /* payload buffers of all readers, in bytes */
 
     uint8_t scratch[4096];  /* where unwanted bytes are read to */
 };
@@ -134,6 +135,11 @@ void shoal_conn_close(shoal_conn *c, int status, const char *reason);
 int shoal_conn_write(shoal_conn *c, const char *type, const void *data,
                      size_t len);
 void shoal_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+/* Releases the reader's payload buffer and its share of the input budget.
+ * Returns the buffer to the caller instead when keep is set. */
+uint8_t *shoal_conn_release_input(shoal_conn *c, int keep);
+/* After a complete message: the reader moves on, the budget follows. */
+void shoal_conn_next_message(shoal_conn *c);
 void shoal_sockaddr_format(const struct sockaddr *sa, char *out, size_t size);
 
 /* server.c */

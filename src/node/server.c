@@ -53,6 +53,7 @@ static void dispatch(shoal_conn *c)
     const shoal_handler *h = shoal_node_handler(node, c->reader.type);
     shoal_msg msg;
     shoal_req *req;
+    uint8_t *payload;
     struct sockaddr_storage ss;
     int len = sizeof(ss);
 
@@ -74,12 +75,16 @@ static void dispatch(shoal_conn *c)
                               sizeof(req->remote));
     c->req = req;
     memcpy(msg.type, c->reader.type, sizeof(msg.type));
-    msg.data = c->reader.payload ? c->reader.payload : (const uint8_t *)"";
+    /* The payload is ours until the handler returns, even if the connection
+     * closes under it (a failed reply, say). */
+    payload = shoal_conn_release_input(c, 1);
+    msg.data = payload ? payload : (const uint8_t *)"";
     msg.len = c->reader.len;
     node->stats.requests_served++;
     req->in_handler = 1;
     h->cb(req, &msg, h->user);
     req->in_handler = 0;
+    free(payload);
     if (!req->held || req->done)
         finish(req);
     else if (req->conn != NULL)
@@ -98,6 +103,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             uv_read_stop(stream); /* half close: replies still go out */
         } else if (!c->reading) {
             shoal_conn_close(c, (int)nread, "peer_gone");
+        } else if (nread == UV_ENOBUFS) {
+            shoal_conn_close(c, SHOAL_ENOBUFS, "input_budget");
         } else if (c->reader.header_got == 0) {
             shoal_conn_close(c, 0, NULL); /* connected, said nothing, left */
         } else {
