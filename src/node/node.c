@@ -209,12 +209,19 @@ static void on_timer_closed(uv_handle_t *h)
  * their work then fails with SHOAL_ECANCELED, which wakes any waiter. */
 static void run_posted(shoal_node *node)
 {
-    shoal_posted *p;
+    shoal_posted *p, *fifo = NULL;
 
     uv_mutex_lock(&node->post_lock);
     p = node->posted;
     node->posted = NULL;
     uv_mutex_unlock(&node->post_lock);
+    while (p != NULL) { /* pushed newest first; run oldest first */
+        shoal_posted *next = p->next;
+        p->next = fifo;
+        fifo = p;
+        p = next;
+    }
+    p = fifo;
     while (p != NULL) {
         shoal_posted *next = p->next;
         p->fn(node, p->user);
@@ -248,6 +255,9 @@ static void stop_now(shoal_node *node)
     /* Held requests lose their connections above and are freed by the
      * handlers' shoal_req_done(), or by shoal_node_free(). */
     uv_unref((uv_handle_t *)&node->async);
+    uv_mutex_lock(&node->post_lock);
+    node->posts_closed = 1;
+    uv_mutex_unlock(&node->post_lock);
     run_posted(node);
 }
 
@@ -368,6 +378,11 @@ int shoal_post(shoal_node *node, shoal_post_cb fn, void *user)
     p->fn = fn;
     p->user = user;
     uv_mutex_lock(&node->post_lock);
+    if (node->posts_closed) {
+        uv_mutex_unlock(&node->post_lock);
+        free(p);
+        return SHOAL_ECANCELED;
+    }
     p->next = node->posted;
     node->posted = p;
     uv_mutex_unlock(&node->post_lock);

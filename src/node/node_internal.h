@@ -92,6 +92,7 @@ struct shoal_node {
     uv_mutex_t post_lock;
     shoal_posted *posted;   /* guarded by post_lock */
     int stop_requested;     /* guarded by post_lock */
+    int posts_closed;       /* guarded by post_lock: stopped, posts refused */
 
     int stopped;
     int closing;
