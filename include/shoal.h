@@ -199,7 +199,9 @@ void shoal_req_hold(shoal_req *req);
 /* Ends a held request: flushes replies and closes. req is gone after. */
 void shoal_req_done(shoal_req *req);
 
-/* The node serving req, and the requester's address ("HOST:PORT"). */
+/* The node serving req, and the requester's address ("HOST:PORT"; empty if
+ * the connection closed before it was first asked for). Borrowed, lives
+ * with req. */
 shoal_node *shoal_req_node(const shoal_req *req);
 const char *shoal_req_remote(const shoal_req *req);
 

@@ -54,8 +54,6 @@ static void dispatch(shoal_conn *c)
     shoal_msg msg;
     shoal_req *req;
     uint8_t *payload;
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
 
     if (h == NULL) {
         SHOAL_LOG(&node->log, SHOAL_LOG_DEBUG, "unknown_type type=%s",
@@ -70,9 +68,6 @@ static void dispatch(shoal_conn *c)
     }
     req->conn = c;
     req->node = node;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-        shoal_sockaddr_format((struct sockaddr *)&ss, req->remote,
-                              sizeof(req->remote));
     c->req = req;
     memcpy(msg.type, c->reader.type, sizeof(msg.type));
     /* The payload is ours until the handler returns, even if the connection
@@ -249,5 +244,13 @@ shoal_node *shoal_req_node(const shoal_req *req)
 
 const char *shoal_req_remote(const shoal_req *req)
 {
-    return req->remote;
+    shoal_req *r = (shoal_req *)(uintptr_t)req; /* filled on first ask */
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+
+    if (r->remote[0] == '\0' && r->conn != NULL &&
+        uv_tcp_getpeername(&r->conn->tcp, (struct sockaddr *)&ss, &len) == 0)
+        shoal_sockaddr_format((struct sockaddr *)&ss, r->remote,
+                              sizeof(r->remote));
+    return r->remote;
 }
