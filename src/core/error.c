@@ -28,7 +28,13 @@ const char *shoal_strerror(int err)
     case SHOAL_ENOENT:
         return "not found";
     }
-    if (err < 0 && err > -4096)
+    /* Only codes libuv knows: for others uv_strerror() returns a string it
+     * allocates and never frees ("Unknown system error N"). */
+    switch (err) {
+#define SHOAL_UV_CODE(name, _) case UV_##name:
+        UV_ERRNO_MAP(SHOAL_UV_CODE)
+#undef SHOAL_UV_CODE
         return uv_strerror(err);
+    }
     return "unknown error";
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigbuf.h"
 #include "shoal.h"
 
 /* First payload allocation, and the largest buffer kept between messages. */
@@ -29,7 +30,8 @@ static int header_done(shoal_frame_reader *r)
     for (i = 0; i < 4 && h[i] != 0; i++)
         r->type[i] = (h[i] >= 'a' && h[i] <= 'z') ? (char)(h[i] - 32)
                                                   : (char)h[i];
-    r->type[i] = '\0';
+    for (; i < sizeof(r->type); i++) /* all 5 bytes: types compare whole */
+        r->type[i] = '\0';
     r->len = ((size_t)h[4] << 24) | ((size_t)h[5] << 16) |
              ((size_t)h[6] << 8) | (size_t)h[7];
     r->got = 0;
@@ -63,6 +65,7 @@ static int grow(shoal_frame_reader *r)
     p = realloc(r->payload, want);
     if (p == NULL)
         return SHOAL_ENOMEM;
+    shoal_bigbuf_advise(p, want);
     r->payload = p;
     r->cap = want;
     return 0;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/addr.h"
+#include "core/bigbuf.h"
 #include "node/node_internal.h"
 
 struct shoal_outreq {
@@ -227,6 +228,7 @@ int shoal_request(shoal_node *node, const char *addr, const char *type,
         free(o);
         return SHOAL_ENOMEM;
     }
+    shoal_bigbuf_advise(o->wire, SHOAL_FRAME_HEADER + len);
     shoal_frame_header_encode(o->wire, norm, (uint32_t)len);
     if (len)
         memcpy(o->wire + SHOAL_FRAME_HEADER, data, len);

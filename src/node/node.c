@@ -81,7 +81,7 @@ static int start_listening(shoal_node *node, const char *listen)
     node->port = ntohs(ss.ss_family == AF_INET
                            ? ((struct sockaddr_in *)&ss)->sin_port
                            : ((struct sockaddr_in6 *)&ss)->sin6_port);
-    if (node->cfg.advertise_host == NULL)
+    if (node->host[0] == '\0') /* cfg.advertise_host, copied by setup() */
         snprintf(node->host, sizeof(node->host), "%s",
                  is_wildcard(a.host) ? "127.0.0.1" : a.host);
     return 0;
