@@ -220,7 +220,16 @@ int shoal_request(shoal_node *node, const char *addr, const char *type,
                   const void *data, size_t len, uint32_t timeout_ms,
                   shoal_reply_cb on_reply, shoal_end_cb on_end, void *user);
 
-/* The same, addressed to a peer id: the router picks the next hop. Returns
+/* The same without a copy, for large payloads: data must come from malloc()
+ * and belongs to shoal from this call on (freed once sent, or at once when
+ * an error is returned). */
+int shoal_request_owned(shoal_node *node, const char *addr, const char *type,
+                        void *data, size_t len, uint32_t timeout_ms,
+                        shoal_reply_cb on_reply, shoal_end_cb on_end,
+                        void *user);
+
+/* The same as shoal_request, addressed to a peer id: the router picks the
+ * next hop. Returns
  * SHOAL_ENOROUTE if it has none. */
 int shoal_request_peer(shoal_node *node, const char *peer_id,
                        const char *type, const void *data, size_t len,

@@ -19,13 +19,14 @@ struct shoal_outreq {
     shoal_end_cb on_end;
     void *user;
     uint16_t port;
-    size_t wire_len;
-    uint8_t *wire;          /* header + payload, until written */
+    uint8_t header[SHOAL_FRAME_HEADER];
+    uint8_t *payload;       /* owned, until written */
+    size_t len;
 };
 
 static void free_outreq(shoal_outreq *o)
 {
-    free(o->wire);
+    free(o->payload);
     free(o);
 }
 
@@ -96,8 +97,8 @@ static void on_written(uv_write_t *w, int status)
     shoal_conn *c = &o->conn;
 
     c->writes--;
-    free(o->wire);
-    o->wire = NULL;
+    free(o->payload);
+    o->payload = NULL;
     if (c->closing)
         return;
     if (status < 0) {
@@ -108,34 +109,43 @@ static void on_written(uv_write_t *w, int status)
 }
 
 /* Sends the request: straight into the socket when it fits, else queued
- * from the copy we already hold (no second copy of a large payload). */
+ * from the payload we already own (no second copy of a large payload). */
 static int send_request(shoal_outreq *o)
 {
     shoal_conn *c = &o->conn;
-    uv_buf_t buf;
-    size_t done = 0;
+    uv_buf_t bufs[2];
+    size_t done = 0, total = SHOAL_FRAME_HEADER + o->len;
+    unsigned nbufs = o->len ? 2 : 1;
     int rc;
 
-    buf.base = (char *)o->wire;
-    buf.len = o->wire_len;
-    rc = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    bufs[0].base = (char *)o->header;
+    bufs[0].len = SHOAL_FRAME_HEADER;
+    bufs[1].base = (char *)o->payload;
+    bufs[1].len = o->len;
+    rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
     if (rc < 0 && rc != UV_EAGAIN)
         return rc;
     if (rc > 0)
         done = (size_t)rc;
-    if (done == o->wire_len) {
-        free(o->wire);
-        o->wire = NULL;
+    if (done == total) {
+        free(o->payload);
+        o->payload = NULL;
         return 0;
     }
-    buf.base += done;
-    buf.len -= done;
+    if (done < SHOAL_FRAME_HEADER) {
+        bufs[0].base += done;
+        bufs[0].len -= done;
+    } else { /* the header is out: only payload remains */
+        bufs[0].base = bufs[1].base + (done - SHOAL_FRAME_HEADER);
+        bufs[0].len = total - done;
+        nbufs = 1;
+    }
     o->write.data = o;
-    if ((rc = uv_write(&o->write, (uv_stream_t *)&c->tcp, &buf, 1,
+    if ((rc = uv_write(&o->write, (uv_stream_t *)&c->tcp, bufs, nbufs,
                        on_written)) < 0)
         return rc;
     c->writes++;
-    c->last_queue = buf.len;
+    c->last_queue = total - done;
     return 0;
 }
 
@@ -199,40 +209,40 @@ static void on_resolved(uv_getaddrinfo_t *r, int status, struct addrinfo *ai)
         shoal_conn_close(c, rc, "connect_failed");
 }
 
-int shoal_request(shoal_node *node, const char *addr, const char *type,
-                  const void *data, size_t len, uint32_t timeout_ms,
-                  shoal_reply_cb on_reply, shoal_end_cb on_end, void *user)
+int shoal_request_owned(shoal_node *node, const char *addr,
+                        const char *type, void *data, size_t len,
+                        uint32_t timeout_ms, shoal_reply_cb on_reply,
+                        shoal_end_cb on_end, void *user)
 {
     struct sockaddr_storage ss;
     shoal_addr a;
-    shoal_outreq *o;
+    shoal_outreq *o = NULL;
     char norm[5];
-    int rc;
+    int rc = 0;
 
     if (node->stopped || node->closing)
-        return SHOAL_ECANCELED;
-    if (on_end == NULL || shoal_type_normalize(type, norm) < 0 ||
-        (data == NULL && len != 0))
-        return SHOAL_EINVAL;
-    if ((rc = shoal_addr_parse(addr, &a)) < 0)
-        return rc;
-    if (len > UINT32_MAX)
-        return SHOAL_EMSGSIZE;
-    if (node->stats.connections >= node->cfg.max_connections)
-        return SHOAL_ENOBUFS;
-    o = calloc(1, sizeof(*o));
-    if (o == NULL)
-        return SHOAL_ENOMEM;
-    o->wire = malloc(SHOAL_FRAME_HEADER + len);
-    if (o->wire == NULL) {
-        free(o);
-        return SHOAL_ENOMEM;
+        rc = SHOAL_ECANCELED;
+    else if (on_end == NULL || shoal_type_normalize(type, norm) < 0 ||
+             (data == NULL && len != 0))
+        rc = SHOAL_EINVAL;
+    else if (len > UINT32_MAX)
+        rc = SHOAL_EMSGSIZE;
+    else if (node->stats.connections >= node->cfg.max_connections)
+        rc = SHOAL_ENOBUFS;
+    if (rc == 0)
+        rc = shoal_addr_parse(addr, &a);
+    if (rc == 0) {
+        o = calloc(1, sizeof(*o));
+        if (o == NULL)
+            rc = SHOAL_ENOMEM;
     }
-    shoal_bigbuf_advise(o->wire, SHOAL_FRAME_HEADER + len);
-    shoal_frame_header_encode(o->wire, norm, (uint32_t)len);
-    if (len)
-        memcpy(o->wire + SHOAL_FRAME_HEADER, data, len);
-    o->wire_len = SHOAL_FRAME_HEADER + len;
+    if (rc < 0 || o == NULL) {
+        free(data); /* ours from the call on, whatever happens */
+        return rc;
+    }
+    shoal_frame_header_encode(o->header, norm, (uint32_t)len);
+    o->payload = data;
+    o->len = len;
     o->on_reply = on_reply;
     o->on_end = on_end;
     o->user = user;
@@ -244,7 +254,6 @@ int shoal_request(shoal_node *node, const char *addr, const char *type,
         return rc;
     }
     /* From here on, failures are reported through on_end. */
-    o->ended = 0;
     if (timeout_ms != 0)
         o->conn.deadline = uv_now(node->loop) + timeout_ms;
     o->conn.reading = 2; /* connecting */
@@ -269,6 +278,24 @@ int shoal_request(shoal_node *node, const char *addr, const char *type,
         return rc;
     }
     return 0;
+}
+
+int shoal_request(shoal_node *node, const char *addr, const char *type,
+                  const void *data, size_t len, uint32_t timeout_ms,
+                  shoal_reply_cb on_reply, shoal_end_cb on_end, void *user)
+{
+    void *copy = NULL;
+
+    if (data == NULL && len != 0)
+        return SHOAL_EINVAL;
+    if (len != 0) {
+        if ((copy = malloc(len)) == NULL)
+            return SHOAL_ENOMEM;
+        shoal_bigbuf_advise(copy, len);
+        memcpy(copy, data, len);
+    }
+    return shoal_request_owned(node, addr, type, copy, len, timeout_ms,
+                               on_reply, on_end, user);
 }
 
 int shoal_request_peer(shoal_node *node, const char *peer_id,

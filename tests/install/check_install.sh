@@ -15,7 +15,8 @@ done
 
 # pkg-config, static library
 cc -o "$prefix/app_pc" "$src/examples/echo_peer.c" \
-    $(pkg-config --cflags shoal) "$libdir/libshoal.a" $(pkg-config --libs libuv)
+    $(pkg-config --cflags shoal) "$libdir/libshoal.a" \
+    $(pkg-config --static --libs shoal | sed 's/-lshoal//')
 # pkg-config, shared library
 cc -o "$prefix/app_so" "$src/examples/echo_peer.c" \
     $(pkg-config --cflags --libs shoal) -Wl,-rpath,"$libdir"
