@@ -63,6 +63,37 @@ static const proto *by_code(uint64_t code)
     return NULL;
 }
 
+#define TEXT_VALUE_MAX 255 /* dns names */
+
+/* A dns name that text can carry and give back: printable ASCII, no '/'.
+ * (Parse and format hold values to the same rules, so that whatever one
+ * produces the other reads back.) */
+static int text_value_ok(const uint8_t *v, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > TEXT_VALUE_MAX)
+        return 0;
+    for (i = 0; i < len; i++)
+        if (v[i] == '/' || v[i] < 0x21 || v[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* Whether v[0..len) is one whole multihash: varint code, varint digest
+ * length, exactly that many digest bytes. */
+static int multihash_ok(const uint8_t *v, size_t len)
+{
+    uint64_t code, dlen;
+    int u1, u2;
+
+    u1 = shoal_varint_decode(v, len, &code);
+    if (u1 <= 0)
+        return 0;
+    u2 = shoal_varint_decode(v + u1, len - (size_t)u1, &dlen);
+    return u2 > 0 && dlen == len - (size_t)u1 - (size_t)u2;
+}
+
 /* Appends bytes to out[*n], checking room. */
 static int put(uint8_t *out, size_t size, size_t *n, const void *p, size_t len)
 {
@@ -86,7 +117,7 @@ static int parse_value(const proto *p, const char *text, uint8_t *out,
     uint8_t buf[256];
     unsigned long port;
     char *end;
-    int len;
+    int len, rc;
 
     switch (p->kind) {
     case V_IP4:
@@ -107,17 +138,17 @@ static int parse_value(const proto *p, const char *text, uint8_t *out,
         return put(out, size, n, buf, 2);
     case V_TEXT:
         len = (int)strlen(text);
-        if (len == 0 || len > 255)
+        if (!text_value_ok((const uint8_t *)text, (size_t)len))
             return SHOAL_EBADADDR;
-        if (put_varint(out, size, n, (uint64_t)len) < 0)
-            return SHOAL_EBADADDR;
+        if ((rc = put_varint(out, size, n, (uint64_t)len)) < 0)
+            return rc;
         return put(out, size, n, text, (size_t)len);
     case V_MULTIHASH:
         len = shoal_base58_decode(text, buf, sizeof(buf));
-        if (len < 2) /* at least a code and a length */
+        if (len <= 0 || !multihash_ok(buf, (size_t)len))
             return SHOAL_EBADADDR;
-        if (put_varint(out, size, n, (uint64_t)len) < 0)
-            return SHOAL_EBADADDR;
+        if ((rc = put_varint(out, size, n, (uint64_t)len)) < 0)
+            return rc;
         return put(out, size, n, buf, (size_t)len);
     case V_NONE:
         return 0;
@@ -128,17 +159,22 @@ static int parse_value(const proto *p, const char *text, uint8_t *out,
 int shoal_multiaddr_parse(const char *text, uint8_t *out, size_t size)
 {
     char value[SHOAL_MULTIADDR_MAX + 1];
+    /* Built here first, so that an address over the cap is SHOAL_EBADADDR
+     * and only a valid one that does not fit in out is SHOAL_EINVAL. (The
+     * binary can be longer than the text: "/ip6/::" is 17 bytes.) */
+    uint8_t bin[SHOAL_MULTIADDR_MAX];
     const char *s = text;
     size_t n = 0;
 
-    if (text == NULL || text[0] != '/' || strlen(text) > SHOAL_MULTIADDR_MAX)
+    if (text == NULL || text[0] != '/' ||
+        strnlen(text, SHOAL_MULTIADDR_MAX + 1) > SHOAL_MULTIADDR_MAX)
         return SHOAL_EBADADDR;
     while (*s == '/' && s[1] != '\0') {
         const char *name = s + 1, *slash = strchr(name, '/');
         size_t name_len = slash ? (size_t)(slash - name) : strlen(name);
         const proto *p = by_name(name, name_len);
 
-        if (p == NULL || put_varint(out, size, &n, p->code) < 0)
+        if (p == NULL || put_varint(bin, sizeof(bin), &n, p->code) < 0)
             return SHOAL_EBADADDR;
         s = name + name_len;
         if (p->kind == V_NONE)
@@ -150,13 +186,16 @@ int shoal_multiaddr_parse(const char *text, uint8_t *out, size_t size)
             size_t vlen = vend ? (size_t)(vend - v) : strlen(v);
             memcpy(value, v, vlen);
             value[vlen] = '\0';
-            if (parse_value(p, value, out, size, &n) < 0)
+            if (parse_value(p, value, bin, sizeof(bin), &n) < 0)
                 return SHOAL_EBADADDR;
             s = v + vlen;
         }
     }
     if (*s != '\0' || n == 0)
         return SHOAL_EBADADDR; /* a trailing or doubled slash */
+    if (out == NULL || n > size)
+        return SHOAL_EINVAL;
+    memcpy(out, bin, n);
     return (int)n;
 }
 
@@ -188,6 +227,9 @@ int shoal_multiaddr_next(const uint8_t *bin, size_t len, size_t *pos,
     }
     if (vl > len - *pos)
         return SHOAL_EBADADDR;
+    if ((p->kind == V_TEXT && !text_value_ok(bin + *pos, (size_t)vl)) ||
+        (p->kind == V_MULTIHASH && !multihash_ok(bin + *pos, (size_t)vl)))
+        return SHOAL_EBADADDR;
     *value = bin + *pos;
     *vlen = (size_t)vl;
     *pos += (size_t)vl;
@@ -209,8 +251,6 @@ static int put_text(char *out, size_t size, size_t *n, const char *s,
 static int format_value(const proto *p, const uint8_t *v, size_t vlen,
                         char *text, size_t size)
 {
-    size_t i;
-
     switch (p->kind) {
     case V_IP4:
         return inet_ntop(AF_INET, v, text, (socklen_t)size) ? 0 : SHOAL_EINVAL;
@@ -220,12 +260,9 @@ static int format_value(const proto *p, const uint8_t *v, size_t vlen,
     case V_PORT:
         snprintf(text, size, "%u", ((unsigned)v[0] << 8) | v[1]);
         return 0;
-    case V_TEXT:
+    case V_TEXT: /* checked by shoal_multiaddr_next() */
         if (vlen >= size)
             return SHOAL_EBADADDR;
-        for (i = 0; i < vlen; i++)
-            if (v[i] == '/' || v[i] < 0x21 || v[i] > 0x7e)
-                return SHOAL_EBADADDR; /* it could not be read back */
         memcpy(text, v, vlen);
         text[vlen] = '\0';
         return 0;
@@ -243,27 +280,37 @@ int shoal_multiaddr_format(const uint8_t *bin, size_t len, char *out,
                            size_t size)
 {
     char value[SHOAL_MULTIADDR_MAX];
+    /* Built here first, as in parse: text over the cap (which parse would
+     * refuse) is SHOAL_EBADADDR, a valid address too long for out is
+     * SHOAL_EINVAL. */
+    char text[SHOAL_MULTIADDR_MAX + 1];
     const uint8_t *v;
     size_t pos = 0, vlen, n = 0;
     uint64_t code;
     int rc;
 
-    if (size == 0)
+    if (out == NULL || size == 0)
         return SHOAL_EINVAL;
     out[0] = '\0';
-    if (len == 0)
+    if (len == 0 || len > SHOAL_MULTIADDR_MAX)
         return SHOAL_EBADADDR;
+    text[0] = '\0';
     while ((rc = shoal_multiaddr_next(bin, len, &pos, &code, &v, &vlen)) > 0) {
         const proto *p = by_code(code);
         if ((rc = format_value(p, v, vlen, value, sizeof(value))) < 0)
             return rc;
-        if (put_text(out, size, &n, "/", 1) < 0 ||
-            put_text(out, size, &n, p->name, strlen(p->name)) < 0)
-            return SHOAL_EINVAL;
+        if (put_text(text, sizeof(text), &n, "/", 1) < 0 ||
+            put_text(text, sizeof(text), &n, p->name, strlen(p->name)) < 0)
+            return SHOAL_EBADADDR;
         if (p->kind != V_NONE &&
-            (put_text(out, size, &n, "/", 1) < 0 ||
-             put_text(out, size, &n, value, strlen(value)) < 0))
-            return SHOAL_EINVAL;
+            (put_text(text, sizeof(text), &n, "/", 1) < 0 ||
+             put_text(text, sizeof(text), &n, value, strlen(value)) < 0))
+            return SHOAL_EBADADDR;
     }
-    return rc < 0 ? rc : (int)n;
+    if (rc < 0)
+        return rc;
+    if (n + 1 > size)
+        return SHOAL_EINVAL;
+    memcpy(out, text, n + 1);
+    return (int)n;
 }

@@ -24,11 +24,15 @@ enum shoal_ma_code {
     SHOAL_MA_WSS = 478,
 };
 
-/* Text to binary. Returns the binary length, or SHOAL_EBADADDR. */
+/* Text to binary. Returns the binary length, SHOAL_EBADADDR for text that
+ * is not a multiaddr or is over the cap (text or binary), SHOAL_EINVAL when
+ * a valid address does not fit in out. */
 int shoal_multiaddr_parse(const char *text, uint8_t *out, size_t size);
 
 /* Binary to text. Returns the text length, or SHOAL_EBADADDR for bytes that
- * are not a valid multiaddr, SHOAL_EINVAL when out is too small. */
+ * are not a valid multiaddr (or whose binary or text is over the cap),
+ * SHOAL_EINVAL when out is too small. What format writes, parse reads back
+ * to the same bytes. */
 int shoal_multiaddr_format(const uint8_t *bin, size_t len, char *out,
                            size_t size);
 

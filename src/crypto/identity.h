@@ -47,8 +47,10 @@ void shoal_identity_sign(const shoal_identity *id, const uint8_t *msg,
  * SHOAL_PUBKEY_PB_MAX bytes). Returns its length (36). */
 size_t shoal_pubkey_encode(const uint8_t pk[SHOAL_ED25519_PK], uint8_t *out);
 
-/* Decodes a libp2p PublicKey protobuf. Only Ed25519 keys are accepted;
- * anything else is SHOAL_EPROTO. */
+/* Decodes a libp2p PublicKey protobuf. Only Ed25519 keys in the one
+ * canonical encoding (the 36 bytes shoal_pubkey_encode writes: no unknown
+ * or repeated fields, no trailing bytes) are accepted; anything else is
+ * SHOAL_EPROTO, and pk is then left untouched. */
 int shoal_pubkey_decode(const uint8_t *in, size_t len,
                         uint8_t pk[SHOAL_ED25519_PK]);
 
