@@ -160,6 +160,7 @@ static double shoal_once(const char *addr)
 
     memset(&sc, 0, sizeof(sc));
     shoal_config_init(&cfg);
+    cfg.classic = 1; /* the classic wire is what this measures */
     cfg.handle_signals = 0;
     cfg.log_level = SHOAL_LOG_WARN;
     if ((rc = shoal_node_new(&sc.node, NULL, &cfg)) < 0)
@@ -211,6 +212,8 @@ int main(int argc, char **argv)
         data[i] = (uint8_t)(i * 131 + 7);
 
     shoal_config_init(&cfg);
+
+    cfg.classic = 1; /* the classic wire is what this measures */
     cfg.log_level = SHOAL_LOG_WARN;
     cfg.max_message = size;
     cfg.max_input_total = 2 * size;

@@ -107,6 +107,7 @@ static int child_main(int ctl, int out)
     ch.out = out;
     ch.t_end = bench_now() + CHILD_LIFETIME_S;
     shoal_config_init(&cfg);
+    cfg.classic = 1; /* the classic wire is what this measures */
     cfg.listen = "127.0.0.1:0";
     cfg.handle_signals = 0;
     cfg.log_level = SHOAL_LOG_WARN;

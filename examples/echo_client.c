@@ -1,6 +1,7 @@
 /* A client that just wants an answer: sends one ECHO and prints every reply.
  * The node's loop runs in a thread; this thread makes a blocking request.
- * Run: echo_client HOST:PORT TEXT */
+ * Run: echo_client ADDR TEXT   (ADDR: what echo_peer printed, or HOST:PORT
+ * for a classic peer) */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ int main(int argc, char **argv)
     int rc;
 
     if (argc != 3)
-        return fprintf(stderr, "usage: echo_client HOST:PORT TEXT\n"), 2;
+        return fprintf(stderr, "usage: echo_client ADDR TEXT\n"), 2;
     shoal_config_init(&cfg);     /* no listen address: a client only */
     cfg.handle_signals = 0;
     if ((rc = shoal_node_new(&node, NULL, &cfg)) < 0)

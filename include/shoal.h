@@ -94,12 +94,26 @@ typedef struct shoal_config {
     void *log_user;
 
     int handle_signals;         /* shoal_node_run stops on SIGINT/SIGTERM */
+
+    /* Secure mode (libp2p: multistream-select, Noise, yamux). */
+    int classic;                /* 1: listen on the classic wire instead */
+    const char *key_file;       /* identity key, created (0600) if missing;
+                                 * NULL: a new key for every run */
+    uint32_t handshake_timeout_ms; /* TCP connect to yamux, at most */
+    uint32_t idle_timeout_ms;   /* a connection without streams closes */
+    size_t max_streams;         /* per connection, both directions */
+    size_t max_stream_buffer;   /* bytes a stream queues beyond the window */
+    size_t conn_high_water;     /* above this many secure connections, */
+    size_t conn_low_water;      /* idle ones close, down to this many */
 } shoal_config;
 
 /* Fills cfg with safe defaults: no listen address, 128 peers, 16 MiB
  * messages, 1024 connections, 64 MiB pending output per connection, 256 MiB
  * of buffered input in all, 5 s connect, 10 s io, 60 s request deadlines,
- * info logging to stderr, signals handled. */
+ * info logging to stderr, signals handled; secure mode with an ephemeral
+ * key, 10 s handshakes, 120 s idle connections, 256 streams per
+ * connection, 1 MiB queued per stream, idle connections trimmed from 768
+ * down to 512. */
 void shoal_config_init(shoal_config *cfg);
 
 /* -------------------------------------------------------------------- node */
@@ -139,6 +153,11 @@ const char *shoal_node_id(const shoal_node *node);
 /* Advertised host, and the port the node listens on (0 if it does not). */
 const char *shoal_node_host(const shoal_node *node);
 int shoal_node_port(const shoal_node *node);
+/* The address peers reach this node at, written to out: in secure mode a
+ * multiaddr "/ip4/HOST/tcp/PORT/p2p/ID", in classic mode "HOST:PORT".
+ * Returns 0, SHOAL_ENOENT when the node does not listen, SHOAL_EINVAL when
+ * out is too small. */
+int shoal_node_addr(const shoal_node *node, char *out, size_t size);
 /* The loop the node runs on. */
 uv_loop_t *shoal_node_loop(shoal_node *node);
 
@@ -286,6 +305,116 @@ void shoal_set_router(shoal_node *node, shoal_router_cb cb, void *user);
  * (connect refused or deadline). cb (may be NULL) gets the number removed. */
 typedef void (*shoal_check_cb)(shoal_node *node, size_t removed, void *user);
 int shoal_peers_check(shoal_node *node, shoal_check_cb cb, void *user);
+
+/* ----------------------------------------------------------------- streams
+ * Secure mode: a connection to a peer carries many streams, each agreed on
+ * a protocol id ("/ipfs/ping/1.0.0"). Addresses are multiaddrs naming the
+ * peer ("/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW..."); one connection per peer
+ * is opened and reused.
+ */
+typedef struct shoal_stream shoal_stream;
+
+/* What a stream reports. Any member may be NULL. */
+typedef struct shoal_stream_cbs {
+    /* Bytes arrived, borrowed for the call. */
+    void (*data)(shoal_stream *s, const uint8_t *data, size_t len,
+                 void *user);
+    /* The remote closed its side: no more data will come. */
+    void (*eof)(shoal_stream *s, void *user);
+    /* After SHOAL_ENOBUFS from shoal_stream_write(): room again. */
+    void (*writable)(shoal_stream *s, void *user);
+    /* The stream is over: 0 when both sides closed it, else why (reset,
+     * connection lost, node stopping). s is freed when this returns. */
+    void (*closed)(shoal_stream *s, int status, void *user);
+} shoal_stream_cbs;
+
+/* An inbound stream for a registered protocol: set its callbacks with
+ * shoal_stream_set_cbs() before returning, or it is reset. */
+typedef void (*shoal_protocol_cb)(shoal_stream *s, void *user);
+
+/* An outbound stream is ready (status 0), or could not be had: then s is
+ * NULL and status says why (SHOAL_ECONNREFUSED, SHOAL_ETIMEDOUT,
+ * SHOAL_ENOENT: the peer refused the protocol or proved another id, ...). */
+typedef void (*shoal_stream_open_cb)(shoal_stream *s, int status,
+                                     void *user);
+
+/* Serves protocol_id (copied) with cb; cb NULL removes it. At most 32. */
+int shoal_protocol_handle(shoal_node *node, const char *protocol_id,
+                          shoal_protocol_cb cb, void *user);
+
+/* Opens a stream for protocol_id to the peer at addr, a multiaddr (with
+ * /p2p/<id> to insist on that peer), dialing it unless a connection is
+ * open. cb runs exactly once, unless this returns an error. */
+int shoal_stream_open(shoal_node *node, const char *addr,
+                      const char *protocol_id, shoal_stream_open_cb cb,
+                      void *user);
+
+void shoal_stream_set_cbs(shoal_stream *s, const shoal_stream_cbs *cbs,
+                          void *user);
+
+/* Queues data (copied), all or nothing: SHOAL_ENOBUFS when it does not fit,
+ * and then writable() follows when there is room again; SHOAL_ECLOSED after
+ * close or reset. */
+int shoal_stream_write(shoal_stream *s, const void *data, size_t len);
+/* Bytes a write would take now. */
+size_t shoal_stream_write_space(const shoal_stream *s);
+/* Half close: queued bytes go out, then the end of our side. */
+int shoal_stream_close(shoal_stream *s);
+/* Abandons the stream at once; closed() follows with SHOAL_ECANCELED. */
+void shoal_stream_reset(shoal_stream *s);
+
+/* The agreed protocol id, and the remote's peer id, borrowed. */
+const char *shoal_stream_protocol(const shoal_stream *s);
+const char *shoal_stream_peer(const shoal_stream *s);
+/* The remote's address, "/ip4/.../tcp/..." as seen from here. */
+const char *shoal_stream_remote_addr(const shoal_stream *s);
+
+/* This node's peer id in secure mode ("12D3KooW..."); NULL in classic mode.
+ * The node id (shoal_node_id) is the same text. */
+const char *shoal_node_peer_id(const shoal_node *node);
+
+/* Ping (/ipfs/ping/1.0.0), served by every secure node: one round trip to
+ * the peer at addr (a multiaddr), dialing if needed. cb gets 0 and the
+ * round-trip time in microseconds, or an error (SHOAL_ETIMEDOUT after
+ * timeout_ms). cb runs exactly once unless this returns an error. */
+typedef void (*shoal_ping_cb)(shoal_node *node, int status, uint64_t rtt_us,
+                              void *user);
+int shoal_ping(shoal_node *node, const char *addr, uint32_t timeout_ms,
+               shoal_ping_cb cb, void *user);
+int shoal_ping_serve(shoal_node *node);
+
+/* Identify (/ipfs/id/1.0.0), served by every secure node: what the peer at
+ * addr says of itself. Strings are borrowed for the callback. */
+typedef struct shoal_identify_info {
+    const char *protocol_version;
+    const char *agent_version;
+    const char *observed_addr;      /* how the peer sees us; "" if unsaid */
+    size_t nprotocols;
+    const char *const *protocols;
+    size_t naddrs;
+    const char *const *listen_addrs; /* multiaddrs, text */
+} shoal_identify_info;
+/* info is NULL unless status is 0. */
+typedef void (*shoal_identify_cb)(shoal_node *node, int status,
+                                  const shoal_identify_info *info,
+                                  void *user);
+int shoal_identify(shoal_node *node, const char *addr, uint32_t timeout_ms,
+                   shoal_identify_cb cb, void *user);
+int shoal_identify_serve(shoal_node *node);
+
+/* Perf (/perf/1.0.0): serve it (off by default), or measure against a peer
+ * that does: upload bytes go up, then download bytes come back, both
+ * checked against the pattern byte i = i mod 251. */
+typedef struct shoal_perf_result {
+    uint64_t uploaded, downloaded;
+    uint64_t upload_ns;   /* from the stream's start to the upload's end */
+    uint64_t total_ns;    /* from the stream's start to its end */
+} shoal_perf_result;
+typedef void (*shoal_perf_cb)(shoal_node *node, int status,
+                              const shoal_perf_result *result, void *user);
+int shoal_perf_serve(shoal_node *node);
+int shoal_perf(shoal_node *node, const char *addr, uint64_t upload,
+               uint64_t download, shoal_perf_cb cb, void *user);
 
 /* ------------------------------------------------------------------ timers
  * Stabilizers: a callback every interval_ms on the loop. A timer ticks

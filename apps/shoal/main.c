@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "shoal.h"
 
@@ -41,14 +42,24 @@ static void node_usage(FILE *out)
     fprintf(out,
             "usage: shoal node [options]\n"
             "Runs a node until Ctrl-C.\n\n"
-            "  --classic             speak the classic wire (the only mode "
-            "for now)\n"
-            "  --listen HOST:PORT    where to listen (default %s)\n"
+            "  --classic             speak the classic wire instead of "
+            "libp2p's\n"
+            "                        secure one (Noise, yamux)\n"
+            "  --listen ADDR         where to listen: /ip4/HOST/tcp/PORT or "
+            "HOST:PORT\n"
+            "                        (default %s)\n"
+            "  --key FILE            identity key, created if missing "
+            "(default\n"
+            "                        ~/.shoal/key)\n"
             "  --advertise HOST      host other peers should use\n"
             "  --id ID               node id (default HOST:PORT)\n"
             "  --max-peers N         size of the peer table (default 128)\n"
-            "  --bootstrap HOST:PORT join the network through this peer\n"
+            "  --bootstrap ADDR      join the network through this peer "
+            "(classic:\n"
+            "                        HOST:PORT; secure: a multiaddr with "
+            "/p2p/)\n"
             "  --hops N              hop budget of the join walk (default 2)\n"
+            "  --perf                serve /perf/1.0.0 (off by default)\n"
             "  --check-interval MS   liveness check period, 0 = off "
             "(default 10000)\n"
             "  --log-level LEVEL     error, warn, info or debug (default "
@@ -71,10 +82,38 @@ static void on_check_tick(shoal_node *node, void *user)
     shoal_peers_check(node, NULL, NULL);
 }
 
+/* ~/.shoal/key, with ~/.shoal made if missing (0700). */
+static const char *default_key_file(char *buf, size_t size)
+{
+    const char *home = getenv("HOME");
+
+    if (home == NULL || home[0] == '\0')
+        return NULL;
+    snprintf(buf, size, "%s/.shoal", home);
+    mkdir(buf, 0700);
+    snprintf(buf, size, "%s/.shoal/key", home);
+    return buf;
+}
+
+static void on_bootstrap_pong(shoal_node *node, int status, uint64_t rtt_us,
+                              void *user)
+{
+    (void)node;
+    (void)rtt_us;
+    if (status < 0)
+        fprintf(stderr, "shoal: bootstrap %s: %s\n", (const char *)user,
+                shoal_strerror(status));
+    else
+        printf("connected to %s\n", (const char *)user);
+    fflush(stdout);
+}
+
 static int cmd_node(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"classic", no_argument, NULL, 'c'},
+        {"key", required_argument, NULL, 'k'},
+        {"perf", no_argument, NULL, 'p'},
         {"listen", required_argument, NULL, 'l'},
         {"advertise", required_argument, NULL, 'a'},
         {"id", required_argument, NULL, 'i'},
@@ -87,16 +126,21 @@ static int cmd_node(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *bootstrap = NULL;
+    char key_path[4096], addr[1024];
     long hops = 2, check_ms = 10000;
+    int perf = 0;
     shoal_config cfg;
     shoal_node *node;
     int c, rc;
 
     shoal_config_init(&cfg);
     cfg.listen = DEFAULT_LISTEN;
+    cfg.classic = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': break;
+        case 'c': cfg.classic = 1; break;
+        case 'k': cfg.key_file = optarg; break;
+        case 'p': perf = 1; break;
         case 'l': cfg.listen = optarg; break;
         case 'a': cfg.advertise_host = optarg; break;
         case 'i': cfg.id = optarg; break;
@@ -123,19 +167,32 @@ static int cmd_node(int argc, char **argv)
         node_usage(stderr);
         return 2;
     }
+    if (!cfg.classic && cfg.key_file == NULL)
+        cfg.key_file = default_key_file(key_path, sizeof(key_path));
     if ((rc = shoal_node_new(&node, NULL, &cfg)) < 0) {
-        fprintf(stderr, "shoal: cannot start a node on %s: %s\n", cfg.listen,
-                shoal_strerror(rc));
+        if (rc == UV_EPERM)
+            fprintf(stderr, "shoal: key file %s can be read by others: "
+                            "refusing it (chmod 600 it)\n", cfg.key_file);
+        else
+            fprintf(stderr, "shoal: cannot start a node on %s: %s\n",
+                    cfg.listen, shoal_strerror(rc));
         return 1;
     }
     shoal_membership_enable(node);
+    if (perf && shoal_perf_serve(node) < 0)
+        fprintf(stderr, "shoal: --perf needs secure mode\n");
     if (check_ms > 0)
         shoal_timer_start(node, (uint32_t)check_ms, on_check_tick, NULL,
                           NULL);
-    printf("listening on %s\n", shoal_node_id(node));
+    if (shoal_node_addr(node, addr, sizeof(addr)) == 0)
+        printf("listening on %s\n", addr);
     fflush(stdout);
-    if (bootstrap != NULL &&
-        (rc = shoal_join(node, bootstrap, (int)hops, on_joined, NULL)) < 0)
+    if (bootstrap != NULL && cfg.classic)
+        rc = shoal_join(node, bootstrap, (int)hops, on_joined, NULL);
+    else if (bootstrap != NULL)
+        rc = shoal_ping(node, bootstrap, cfg.handshake_timeout_ms,
+                        on_bootstrap_pong, (void *)bootstrap);
+    if (bootstrap != NULL && rc < 0)
         fprintf(stderr, "shoal: cannot join %s: %s\n", bootstrap,
                 shoal_strerror(rc));
     rc = shoal_node_run(node);
@@ -206,6 +263,7 @@ static int exchange_run(const char *addr, const char *type, uint32_t timeout,
     memset(ex, 0, sizeof(*ex));
     shoal_config_init(&cfg);
     cfg.log_level = SHOAL_LOG_ERROR;
+    cfg.classic = addr[0] != '/'; /* HOST:PORT is a classic node */
     if ((rc = shoal_node_new(&ex->node, NULL, &cfg)) < 0)
         return rc;
     ex->started = uv_hrtime();
@@ -252,18 +310,70 @@ bad:
     return 2;
 }
 
+/* Secure ping: one connection, count pings on it, one after another. */
+typedef struct ping_run {
+    const char *addr;
+    long count, done, failed;
+    uint32_t timeout;
+} ping_run;
+
+static void on_secure_pong(shoal_node *node, int status, uint64_t rtt_us,
+                           void *user)
+{
+    ping_run *pr = user;
+
+    if (status < 0) {
+        printf("ping %s: %s\n", pr->addr, shoal_strerror(status));
+        pr->failed++;
+    } else {
+        printf("ping %s: time=%.3f ms\n", pr->addr, (double)rtt_us / 1000.0);
+    }
+    fflush(stdout);
+    if (++pr->done < pr->count &&
+        shoal_ping(node, pr->addr, pr->timeout, on_secure_pong, pr) == 0)
+        return;
+    pr->failed += pr->count - pr->done;
+    shoal_node_stop(node);
+}
+
+static int secure_ping(const char *addr, long count, uint32_t timeout)
+{
+    ping_run pr = {addr, count, 0, 0, timeout};
+    shoal_config cfg;
+    shoal_node *node;
+    int rc;
+
+    shoal_config_init(&cfg);
+    cfg.classic = 0;
+    cfg.log_level = SHOAL_LOG_ERROR;
+    if ((rc = shoal_node_new(&node, NULL, &cfg)) < 0 ||
+        (rc = shoal_ping(node, addr, timeout, on_secure_pong, &pr)) < 0) {
+        fprintf(stderr, "shoal: ping %s: %s\n", addr, shoal_strerror(rc));
+        if (node != NULL)
+            shoal_node_free(node);
+        return rc == SHOAL_EBADADDR ? 2 : 1;
+    }
+    shoal_node_run(node);
+    shoal_node_free(node);
+    return pr.failed ? 1 : 0;
+}
+
 static int cmd_ping(int argc, char **argv)
 {
     static const char usage[] =
-        "usage: shoal ping [--count N] [--timeout MS] HOST:PORT\n"
-        "Sends PING and prints the round-trip time. Exits 0 when every\n"
-        "ping was answered.\n";
+        "usage: shoal ping [--count N] [--timeout MS] ADDR\n"
+        "Pings a node and prints each round-trip time. ADDR is a multiaddr\n"
+        "(/ip4/HOST/tcp/PORT/p2p/ID: libp2p's /ipfs/ping/1.0.0 over a secure\n"
+        "connection) or HOST:PORT (a classic PING). Exits 0 when every ping\n"
+        "was answered.\n";
     long count = 1, timeout = 5000, i, failed = 0;
     const char *addr;
     exchange ex;
 
     if (parse_client_args(argc, argv, usage, &count, &timeout, &addr) != 0)
         return 2;
+    if (addr[0] == '/')
+        return secure_ping(addr, count, (uint32_t)timeout);
     for (i = 0; i < count; i++) {
         int rc = exchange_run(addr, "PING", (uint32_t)timeout, &ex);
         if (rc < 0) {
@@ -279,10 +389,123 @@ static int cmd_ping(int argc, char **argv)
     return failed ? 1 : 0;
 }
 
+static void on_identified(shoal_node *node, int status,
+                          const shoal_identify_info *info, void *user)
+{
+    size_t i;
+
+    *(int *)user = status;
+    if (status == 0) {
+        printf("protocol_version %s\nagent_version %s\nobserved_addr %s\n",
+               info->protocol_version, info->agent_version,
+               info->observed_addr);
+        for (i = 0; i < info->naddrs; i++)
+            printf("listen_addr %s\n", info->listen_addrs[i]);
+        for (i = 0; i < info->nprotocols; i++)
+            printf("protocol %s\n", info->protocols[i]);
+    }
+    shoal_node_stop(node);
+}
+
+static int cmd_identify(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: shoal identify [--timeout MS] MULTIADDR\n"
+        "Asks a libp2p node what it is (/ipfs/id/1.0.0): its agent, listen\n"
+        "addresses, protocols, and the address it sees us at.\n";
+    long timeout = 5000;
+    const char *addr;
+    shoal_config cfg;
+    shoal_node *node;
+    int rc, status = 1;
+
+    if (parse_client_args(argc, argv, usage, NULL, &timeout, &addr) != 0)
+        return 2;
+    shoal_config_init(&cfg);
+    cfg.log_level = SHOAL_LOG_ERROR;
+    if ((rc = shoal_node_new(&node, NULL, &cfg)) < 0 ||
+        (rc = shoal_identify(node, addr, (uint32_t)timeout, on_identified,
+                             &status)) < 0) {
+        fprintf(stderr, "shoal: identify %s: %s\n", addr, shoal_strerror(rc));
+        shoal_node_free(node);
+        return rc == SHOAL_EBADADDR ? 2 : 1;
+    }
+    shoal_node_run(node);
+    shoal_node_free(node);
+    if (status != 0)
+        fprintf(stderr, "shoal: identify %s: %s\n", addr,
+                shoal_strerror(status));
+    return status == 0 ? 0 : 1;
+}
+
+static void on_perf_done(shoal_node *node, int status,
+                         const shoal_perf_result *r, void *user)
+{
+    double up = r->upload_ns / 1e9, all = r->total_ns / 1e9;
+
+    *(int *)user = status;
+    if (status != 0)
+        fprintf(stderr, "shoal: perf: %s (uploaded %llu, downloaded %llu "
+                        "bytes)\n", shoal_strerror(status),
+                (unsigned long long)r->uploaded,
+                (unsigned long long)r->downloaded);
+    if (status == 0)
+        printf("uploaded %llu bytes in %.3f s (%.1f MiB/s), downloaded %llu "
+               "bytes in %.3f s (%.1f MiB/s)\n",
+               (unsigned long long)r->uploaded, up,
+               up > 0 ? r->uploaded / up / 1048576.0 : 0,
+               (unsigned long long)r->downloaded, all - up,
+               all - up > 0 ? r->downloaded / (all - up) / 1048576.0 : 0);
+    shoal_node_stop(node);
+}
+
+static int cmd_perf(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: shoal perf [--upload BYTES] [--download BYTES] MULTIADDR\n"
+        "Measures throughput against a node serving /perf/1.0.0 (shoal node\n"
+        "--perf). Defaults: 64 MiB each way.\n";
+    static const struct option opts[] = {
+        {"upload", required_argument, NULL, 'u'},
+        {"download", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    uint64_t upload = 64u << 20, download = 64u << 20;
+    shoal_config cfg;
+    shoal_node *node;
+    int c, rc, status = 1;
+
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'u': upload = strtoull(optarg, NULL, 10); break;
+        case 'd': download = strtoull(optarg, NULL, 10); break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind + 1 != argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    shoal_config_init(&cfg);
+    cfg.log_level = SHOAL_LOG_ERROR;
+    if ((rc = shoal_node_new(&node, NULL, &cfg)) < 0 ||
+        (rc = shoal_perf(node, argv[optind], upload, download, on_perf_done,
+                         &status)) < 0) {
+        fprintf(stderr, "shoal: perf: %s\n", shoal_strerror(rc));
+        shoal_node_free(node);
+        return 1;
+    }
+    shoal_node_run(node);
+    shoal_node_free(node);
+    return status == 0 ? 0 : 1;
+}
+
 static int cmd_peers(int argc, char **argv)
 {
     static const char usage[] =
-        "usage: shoal peers [--timeout MS] HOST:PORT\n"
+        "usage: shoal peers [--timeout MS] ADDR\n"
         "Asks a node for its known peers (LIST) and prints them.\n";
     long timeout = 5000;
     const char *addr;
@@ -318,6 +541,8 @@ static void usage(FILE *out)
                  "commands:\n"
                  "  node    run a node (shoal node --help)\n"
                  "  ping    check that a node answers\n"
+                 "  identify  ask a libp2p node what it is\n"
+                 "  perf    measure throughput to a node (/perf/1.0.0)\n"
                  "  peers   list a node's known peers\n"
                  "  help    this text\n");
 }
@@ -332,6 +557,10 @@ int main(int argc, char **argv)
         return cmd_node(argc - 1, argv + 1);
     if (strcmp(argv[1], "ping") == 0)
         return cmd_ping(argc - 1, argv + 1);
+    if (strcmp(argv[1], "perf") == 0)
+        return cmd_perf(argc - 1, argv + 1);
+    if (strcmp(argv[1], "identify") == 0)
+        return cmd_identify(argc - 1, argv + 1);
     if (strcmp(argv[1], "peers") == 0)
         return cmd_peers(argc - 1, argv + 1);
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||

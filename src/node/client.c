@@ -5,7 +5,7 @@
 
 #include "core/addr.h"
 #include "core/bigbuf.h"
-#include "node/node_internal.h"
+#include "node/session.h"
 
 struct shoal_outreq {
     shoal_conn conn;        /* first: a conn of an outreq is freed with it */
@@ -229,6 +229,9 @@ int shoal_request_owned(shoal_node *node, const char *addr,
         rc = SHOAL_EMSGSIZE;
     else if (node->stats.connections >= node->cfg.max_connections)
         rc = SHOAL_ENOBUFS;
+    if (rc == 0 && node->secure != NULL && addr != NULL && addr[0] == '/')
+        return shoal_msgproto_request(node, addr, norm, data, len,
+                                      timeout_ms, on_reply, on_end, user);
     if (rc == 0)
         rc = shoal_addr_parse(addr, &a);
     if (rc == 0) {
@@ -304,7 +307,7 @@ int shoal_request_peer(shoal_node *node, const char *peer_id,
                        shoal_end_cb on_end, void *user)
 {
     const shoal_peer *hop;
-    char addr[SHOAL_HOST_MAX + 16];
+    char addr[SHOAL_HOST_MAX + SHOAL_ID_MAX + 32];
 
     if (peer_id == NULL)
         return SHOAL_EINVAL;
@@ -314,7 +317,7 @@ int shoal_request_peer(shoal_node *node, const char *peer_id,
         hop = shoal_peer_get(node, peer_id);
     if (hop == NULL)
         return SHOAL_ENOROUTE;
-    if (shoal_addr_format(hop->host, hop->port, addr, sizeof(addr)) < 0)
+    if (shoal_node_peer_addr(node, hop, addr, sizeof(addr)) < 0)
         return SHOAL_EINVAL;
     return shoal_request(node, addr, type, data, len, timeout_ms, on_reply,
                          on_end, user);

@@ -27,6 +27,9 @@ static void check_finish(check_run *run)
     free(run);
 }
 
+static void probe_pong(shoal_node *node, int status, uint64_t rtt_us,
+                       void *user);
+
 static void probe_ended(int status, void *user)
 {
     check_probe *probe = user;
@@ -42,6 +45,14 @@ static void probe_ended(int status, void *user)
     free(probe);
     if (--run->pending == 0)
         check_finish(run);
+}
+
+static void probe_pong(shoal_node *node, int status, uint64_t rtt_us,
+                       void *user)
+{
+    (void)node;
+    (void)rtt_us;
+    probe_ended(status, user);
 }
 
 int shoal_peers_check(shoal_node *node, shoal_check_cb cb, void *user)
@@ -60,17 +71,22 @@ int shoal_peers_check(shoal_node *node, shoal_check_cb cb, void *user)
     run->pending = 1; /* held until every probe is started */
     for (i = 0; i < n; i++) {
         const shoal_peer *p = shoal_peer_at(node, i);
-        char addr[SHOAL_HOST_MAX + 16];
+        char addr[SHOAL_HOST_MAX + SHOAL_ID_MAX + 32];
+        uint32_t timeout = node->cfg.connect_timeout_ms + node->cfg.io_timeout_ms;
+        int rc;
         check_probe *probe = calloc(1, sizeof(*probe));
         if (probe == NULL)
             break;
         probe->run = run;
         strcpy(probe->id, p->id);
-        shoal_addr_format(p->host, p->port, addr, sizeof(addr));
+        shoal_node_peer_addr(node, p, addr, sizeof(addr));
         run->pending++;
-        if (shoal_request(node, addr, "PING", NULL, 0,
-                          node->cfg.connect_timeout_ms + node->cfg.io_timeout_ms,
-                          NULL, probe_ended, probe) < 0) {
+        /* classic: a PING exchange; secure: libp2p's ping */
+        rc = node->secure == NULL
+                 ? shoal_request(node, addr, "PING", NULL, 0, timeout, NULL,
+                                 probe_ended, probe)
+                 : shoal_ping(node, addr, timeout, probe_pong, probe);
+        if (rc < 0) {
             run->pending--;
             free(probe);
         }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/addr.h"
-#include "node/node_internal.h"
+#include "node/session.h"
 
 void shoal_link_init(shoal_link *head)
 {
@@ -41,6 +41,12 @@ void shoal_config_init(shoal_config *cfg)
     cfg->request_timeout_ms = 60000;
     cfg->log_level = SHOAL_LOG_INFO;
     cfg->handle_signals = 1;
+    cfg->handshake_timeout_ms = 10000;
+    cfg->idle_timeout_ms = 120000;
+    cfg->max_streams = 256;
+    cfg->max_stream_buffer = 1024 * 1024;
+    cfg->conn_high_water = 768;
+    cfg->conn_low_water = 512;
 }
 
 /* A write to a socket the remote has closed must be an error, not a
@@ -75,7 +81,8 @@ static int start_listening(shoal_node *node, const char *listen)
     node->listening = 1;
     if ((rc = uv_tcp_bind(&node->listener, (struct sockaddr *)&ss, 0)) < 0 ||
         (rc = uv_listen((uv_stream_t *)&node->listener, 511,
-                        shoal_server_on_connection)) < 0)
+                        node->secure ? shoal_secure_on_connection
+                                     : shoal_server_on_connection)) < 0)
         return rc;
     uv_tcp_getsockname(&node->listener, (struct sockaddr *)&ss, &len);
     node->port = ntohs(ss.ss_family == AF_INET
@@ -97,7 +104,11 @@ static int setup(shoal_node *node, uv_loop_t *loop, const shoal_config *cfg)
     node->cfg.listen = NULL; /* not kept: used once, below */
     node->cfg.advertise_host = NULL;
     node->cfg.id = NULL;
-    if (cfg->max_connections == 0 || cfg->max_message == 0)
+    node->cfg.key_file = NULL;
+    if (cfg->max_connections == 0 || cfg->max_message == 0 ||
+        (!cfg->classic && (cfg->max_streams == 0 ||
+                           cfg->handshake_timeout_ms == 0 ||
+                           cfg->conn_low_water > cfg->conn_high_water)))
         return SHOAL_EINVAL;
     if (loop == NULL) {
         if ((rc = uv_loop_init(&node->own_loop)) < 0)
@@ -124,12 +135,19 @@ static int setup(shoal_node *node, uv_loop_t *loop, const shoal_config *cfg)
             return SHOAL_EINVAL;
         strcpy(node->host, cfg->advertise_host);
     }
+    if (!cfg->classic && ((rc = shoal_secure_init(node, cfg->key_file)) < 0 ||
+                          (rc = shoal_ping_serve(node)) < 0 ||
+                          (rc = shoal_identify_serve(node)) < 0 ||
+                          (rc = shoal_msgproto_serve(node)) < 0))
+        return rc;
     if (cfg->listen != NULL && (rc = start_listening(node, cfg->listen)) < 0)
         return rc;
     if (cfg->id != NULL) {
         if (cfg->id[0] == '\0' || strlen(cfg->id) >= sizeof(node->id))
             return SHOAL_EINVAL;
         strcpy(node->id, cfg->id);
+    } else if (node->secure != NULL) {
+        strcpy(node->id, shoal_node_peer_id(node));
     } else if (node->listening) {
         shoal_addr_format(node->host, (uint16_t)node->port, node->id,
                           sizeof(node->id));
@@ -181,6 +199,7 @@ static void node_handle_gone(shoal_node *node)
     shoal_peertable_free(&node->peers);
     free(node->handlers);
     node->handlers = NULL;
+    shoal_secure_free(node);
     uv_mutex_destroy(&node->post_lock);
     if (node->owns_loop)
         return; /* shoal_node_free() closes the loop, then frees */
@@ -252,6 +271,7 @@ static void stop_now(shoal_node *node)
     while (node->conns.next != &node->conns)
         shoal_conn_close(SHOAL_CONTAINER(node->conns.next, shoal_conn, link),
                          SHOAL_ECANCELED, NULL);
+    shoal_secure_stop(node);
     /* Held requests lose their connections above and are freed by the
      * handlers' shoal_req_done(), or by shoal_node_free(). */
     uv_unref((uv_handle_t *)&node->async);
@@ -361,6 +381,20 @@ const char *shoal_node_host(const shoal_node *node) { return node->host; }
 int shoal_node_port(const shoal_node *node) { return node->port; }
 uv_loop_t *shoal_node_loop(shoal_node *node) { return node->loop; }
 
+int shoal_node_addr(const shoal_node *node, char *out, size_t size)
+{
+    int n;
+
+    if (node->port == 0)
+        return SHOAL_ENOENT;
+    if (node->secure == NULL)
+        return shoal_addr_format(node->host, (uint16_t)node->port, out, size);
+    n = snprintf(out, size, "/%s/%s/tcp/%d/p2p/%s",
+                 strchr(node->host, ':') != NULL ? "ip6" : "ip4", node->host,
+                 node->port, shoal_node_peer_id(node));
+    return n < 0 || (size_t)n >= size ? SHOAL_EINVAL : 0;
+}
+
 void shoal_node_stats(const shoal_node *node, shoal_stats *out)
 {
     *out = node->stats;
@@ -469,6 +503,19 @@ void shoal_set_router(shoal_node *node, shoal_router_cb cb, void *user)
 {
     node->router = cb;
     node->router_user = user;
+}
+
+int shoal_node_peer_addr(const shoal_node *node, const shoal_peer *p,
+                         char *out, size_t size)
+{
+    int n;
+
+    if (node->secure == NULL)
+        return shoal_addr_format(p->host, p->port, out, size);
+    n = snprintf(out, size, "/%s/%s/tcp/%u/p2p/%s",
+                 strchr(p->host, ':') != NULL ? "ip6" : "ip4", p->host,
+                 (unsigned)p->port, p->id);
+    return n < 0 || (size_t)n >= size ? SHOAL_EINVAL : 0;
 }
 
 /* ---------------------------------------------------------------- timers */

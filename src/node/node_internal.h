@@ -35,12 +35,15 @@ struct shoal_timer {
 };
 
 typedef struct shoal_conn shoal_conn;
+typedef struct shoal_msgserve shoal_msgserve; /* node/msgproto.c */
+typedef struct shoal_secure shoal_secure; /* node/session.h */
 
 struct shoal_req {
-    shoal_conn *conn;       /* NULL once the connection is gone */
+    shoal_conn *conn;       /* classic: NULL once the connection is gone */
+    shoal_msgserve *ms;     /* secure: NULL once the stream is gone */
     shoal_node *node;
     shoal_link link;        /* in node->held while held */
-    char remote[64];
+    char remote[SHOAL_HOST_MAX + 32];
     int held;
     int done;
     int in_handler;
@@ -114,6 +117,8 @@ struct shoal_node {
     size_t input_bytes;     /* payload buffers of all readers, in bytes */
 
     uint8_t scratch[4096];  /* where unwanted bytes are read to */
+    shoal_secure *secure;   /* NULL for a classic node */
+    uint8_t secure_read[64 * 1024]; /* every secure read lands here first */
 };
 
 void shoal_link_init(shoal_link *head);
@@ -123,6 +128,10 @@ void shoal_link_del(shoal_link *item);
     ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* node.c */
+/* Where to reach a known peer: "HOST:PORT" on a classic node, a multiaddr
+ * ending in /p2p/<id> on a secure one. */
+int shoal_node_peer_addr(const shoal_node *node, const shoal_peer *p,
+                         char *out, size_t size);
 const shoal_handler *shoal_node_handler(const shoal_node *node,
                                         const char *type);
 void shoal_node_handle_closed(uv_handle_t *h);
@@ -144,6 +153,17 @@ void shoal_conn_next_message(shoal_conn *c);
 void shoal_sockaddr_format(const struct sockaddr *sa, char *out, size_t size);
 
 /* server.c */
+/* Runs handler h for req (classic or secure alike), and finishes req when
+ * the handler returns unless it was held. */
+void shoal_req_run(shoal_req *req, const shoal_handler *h,
+                   const shoal_msg *msg);
+
+/* msgproto.c: the secure side of a request */
+int shoal_msgserve_reply(shoal_msgserve *ms, const char *type,
+                         const void *data, size_t len);
+void shoal_msgserve_finish(shoal_msgserve *ms);
+const char *shoal_msgserve_remote(const shoal_msgserve *ms);
+
 void shoal_server_on_connection(uv_stream_t *listener, int status);
 void shoal_server_conn_closed(shoal_conn *c, int status);
 void shoal_server_free_held(shoal_node *node);

@@ -36,6 +36,8 @@ static void finish(shoal_req *req)
 
     if (req->held)
         shoal_link_del(&req->link);
+    if (req->ms != NULL)
+        shoal_msgserve_finish(req->ms);
     free(req);
     if (c == NULL)
         return;
@@ -76,10 +78,16 @@ static void dispatch(shoal_conn *c)
     msg.data = payload ? payload : (const uint8_t *)"";
     msg.len = c->reader.len;
     node->stats.requests_served++;
-    req->in_handler = 1;
-    h->cb(req, &msg, h->user);
-    req->in_handler = 0;
+    shoal_req_run(req, h, &msg);
     free(payload);
+}
+
+void shoal_req_run(shoal_req *req, const shoal_handler *h,
+                   const shoal_msg *msg)
+{
+    req->in_handler = 1;
+    h->cb(req, msg, h->user);
+    req->in_handler = 0;
     if (!req->held || req->done)
         finish(req);
     else if (req->conn != NULL)
@@ -183,6 +191,8 @@ int shoal_reply(shoal_req *req, const char *type, const void *data,
 
     if (shoal_type_normalize(type, norm) < 0)
         return SHOAL_EINVAL;
+    if (req->ms != NULL)
+        return shoal_msgserve_reply(req->ms, norm, data, len);
     if (c == NULL || c->closing || c->finishing)
         return SHOAL_ECLOSED;
     if (c->pending_out > c->node->cfg.max_pending_output)
@@ -248,6 +258,9 @@ const char *shoal_req_remote(const shoal_req *req)
     struct sockaddr_storage ss;
     int len = sizeof(ss);
 
+    if (r->remote[0] == '\0' && r->ms != NULL)
+        snprintf(r->remote, sizeof(r->remote), "%s",
+                 shoal_msgserve_remote(r->ms));
     if (r->remote[0] == '\0' && r->conn != NULL &&
         uv_tcp_getpeername(&r->conn->tcp, (struct sockaddr *)&ss, &len) == 0)
         shoal_sockaddr_format((struct sockaddr *)&ss, r->remote,

@@ -6,7 +6,7 @@ peer=$1 client=$2
 out=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; rm -rf "$out"' EXIT
 
-"$peer" 127.0.0.1:0 >"$out/peer.log" 2>&1 &
+"$peer" /ip4/127.0.0.1/tcp/0 >"$out/peer.log" 2>&1 &
 pid=$!
 addr=
 for _ in $(seq 100); do  # up to 10 s for the peer to say where it listens

@@ -108,6 +108,7 @@ static int setup_with(void **state, uint32_t io_timeout_ms,
     assert_non_null(b);
     uv_mutex_init(&b->log_lock);
     shoal_config_init(&cfg);
+    cfg.classic = 1; /* the classic wire is under test */
     cfg.listen = "127.0.0.1:0";
     cfg.io_timeout_ms = io_timeout_ms;
     cfg.request_timeout_ms = REQUEST_TIMEOUT_MS;

@@ -97,6 +97,7 @@ static void build_and_check(size_t max_peers, int *alone_out, int *parts_out,
     for (i = 0; i < NODES; i++) {
         shoal_config cfg;
         shoal_config_init(&cfg);
+        cfg.classic = 1; /* the classic wire is under test */
         cfg.listen = "127.0.0.1:0";
         cfg.max_peers = max_peers;
         cfg.handle_signals = 0;

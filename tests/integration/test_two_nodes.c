@@ -117,6 +117,8 @@ static shoal_config test_config(void)
     shoal_config cfg;
 
     shoal_config_init(&cfg);
+
+    cfg.classic = 1; /* the classic wire is under test */
     cfg.listen = "127.0.0.1:0";
     cfg.handle_signals = 0;
     cfg.log_level = SHOAL_LOG_ERROR;

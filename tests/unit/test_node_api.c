@@ -23,6 +23,7 @@
 static void quiet_config(shoal_config *cfg, const char *listen)
 {
     shoal_config_init(cfg);
+    cfg->classic = 1; /* these tests are about the node, not the wire */
     cfg->listen = listen;
     cfg->handle_signals = 0;
     cfg->log_level = SHOAL_LOG_ERROR;
@@ -168,11 +169,13 @@ static void test_new_default_config(void **state)
     shoal_node *node = NULL;
 
     (void)state;
-    /* NULL config: the defaults, a client-only node */
+    /* NULL config: the defaults, a client-only node in secure mode, named
+     * by its (fresh) peer id */
     assert_int_equal(shoal_node_new(&node, NULL, NULL), 0);
     assert_non_null(node);
     assert_int_equal(shoal_node_port(node), 0);
-    assert_string_equal(shoal_node_id(node), "client");
+    assert_string_equal(shoal_node_id(node), shoal_node_peer_id(node));
+    assert_memory_equal(shoal_node_id(node), "12D3KooW", 8);
     assert_non_null(shoal_node_loop(node));
     shoal_node_free(node);
     shoal_node_free(NULL); /* harmless */

@@ -1,0 +1,293 @@
+/* Identify, /ipfs/id/1.0.0 (libp2p specs identify/README.md): the listener
+ * of the stream writes one varint-length-prefixed Identify protobuf (its
+ * key, listen addresses, protocols, and the address it sees the dialer at)
+ * and closes. /ipfs/id/push/1.0.0 carries the same message the other way;
+ * we accept pushes and read them to the end. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/multiaddr.h"
+#include "core/varint.h"
+#include "node/session.h"
+#include "proto/identify.pb-c.h"
+
+#define IDENTIFY_PROTOCOL "/ipfs/id/1.0.0"
+#define IDENTIFY_PUSH_PROTOCOL "/ipfs/id/push/1.0.0"
+#define IDENTIFY_MAX (64 * 1024) /* js caps it at 8 KiB; we allow more */
+#define PROTOCOL_VERSION "ipfs/0.1.0"
+#define AGENT_VERSION "shoal/0.1.0"
+
+/* ---------------------------------------------------------------- server */
+
+static int listen_addr_binary(shoal_node *node, uint8_t *out, size_t size)
+{
+    char text[SHOAL_HOST_MAX + 32];
+
+    if (node->port == 0)
+        return SHOAL_ENOENT;
+    snprintf(text, sizeof(text), "/%s/%s/tcp/%d",
+             strchr(node->host, ':') != NULL ? "ip6" : "ip4", node->host,
+             node->port);
+    return shoal_multiaddr_parse(text, out, size);
+}
+
+static void close_on_eof(shoal_stream *s, void *user)
+{
+    (void)user;
+    shoal_stream_close(s);
+}
+
+/* Writes the message, and closes once the dialer has closed its side: js
+ * cannot take a FIN that arrives before it has finished agreeing on the
+ * protocol (it puts the bytes after the agreement back on the stream, and a
+ * closed stream refuses them). */
+static void on_identify_stream(shoal_stream *s, void *user)
+{
+    static const shoal_stream_cbs cbs = {.eof = close_on_eof};
+    shoal_node *node = user;
+    shoal_secure *sec = node->secure;
+    Shoal__Pb__Identify msg = SHOAL__PB__IDENTIFY__INIT;
+    uint8_t key[SHOAL_PUBKEY_PB_MAX], listen[SHOAL_MULTIADDR_MAX],
+        observed[SHOAL_MULTIADDR_MAX];
+    ProtobufCBinaryData addrs[1];
+    uint8_t *buf;
+    size_t len, hdr;
+    int n;
+
+    msg.protocolversion = (char *)PROTOCOL_VERSION;
+    msg.agentversion = (char *)AGENT_VERSION;
+    msg.has_publickey = 1;
+    msg.publickey.data = key;
+    msg.publickey.len = shoal_pubkey_encode(sec->identity.pk, key);
+    if ((n = listen_addr_binary(node, listen, sizeof(listen))) > 0) {
+        addrs[0].data = listen;
+        addrs[0].len = (size_t)n;
+        msg.n_listenaddrs = 1;
+        msg.listenaddrs = addrs;
+    }
+    n = shoal_multiaddr_parse(shoal_stream_remote_addr(s), observed,
+                              sizeof(observed));
+    if (n > 0) {
+        msg.has_observedaddr = 1;
+        msg.observedaddr.data = observed;
+        msg.observedaddr.len = (size_t)n;
+    }
+    msg.n_protocols = sec->protocol_count;
+    msg.protocols = sec->protocol_ids;
+
+    len = shoal__pb__identify__get_packed_size(&msg);
+    if ((buf = malloc(SHOAL_VARINT_MAX + len)) == NULL)
+        return; /* no callbacks: the stream is reset */
+    hdr = shoal_varint_encode(len, buf);
+    shoal__pb__identify__pack(&msg, buf + hdr);
+    shoal_stream_set_cbs(s, &cbs, NULL);
+    if (shoal_stream_write(s, buf, hdr + len) < 0)
+        shoal_stream_reset(s);
+    free(buf);
+}
+
+/* A push: read it and let it go (we keep no peer store yet). */
+static void on_push_stream(shoal_stream *s, void *user)
+{
+    static const shoal_stream_cbs cbs = {0};
+
+    (void)user;
+    shoal_stream_set_cbs(s, &cbs, NULL);
+    shoal_stream_close(s);
+}
+
+int shoal_identify_serve(shoal_node *node)
+{
+    int rc = shoal_protocol_handle(node, IDENTIFY_PROTOCOL,
+                                   on_identify_stream, node);
+    return rc < 0 ? rc
+                  : shoal_protocol_handle(node, IDENTIFY_PUSH_PROTOCOL,
+                                          on_push_stream, node);
+}
+
+/* ---------------------------------------------------------------- client */
+
+typedef struct id_call {
+    shoal_node *node;
+    shoal_stream *stream;
+    uv_timer_t timer;
+    int refs;
+    int reported;
+    shoal_identify_cb cb;
+    void *user;
+    shoal_outbuf in;
+} id_call;
+
+static void id_unref(id_call *c)
+{
+    if (--c->refs != 0)
+        return;
+    shoal_outbuf_free(&c->in);
+    free(c);
+}
+
+static void id_timer_closed(uv_handle_t *h)
+{
+    id_unref(h->data);
+}
+
+static void id_report(id_call *c, int status, const shoal_identify_info *info)
+{
+    if (c->reported)
+        return;
+    c->reported = 1;
+    c->cb(c->node, status, info, c->user);
+    uv_close((uv_handle_t *)&c->timer, id_timer_closed);
+    if (c->stream != NULL)
+        shoal_stream_reset(c->stream);
+}
+
+/* Formats a binary multiaddr, or "" when it is not one we can read. */
+static char *addr_text(const ProtobufCBinaryData *b)
+{
+    char text[SHOAL_MULTIADDR_MAX + 1];
+
+    if (shoal_multiaddr_format(b->data, b->len, text, sizeof(text)) < 0)
+        text[0] = '\0';
+    return strdup(text);
+}
+
+/* The whole message is in: decode it, check it is the peer we connected
+ * to, and report it. */
+static void id_parse(id_call *c)
+{
+    shoal_identify_info info;
+    Shoal__Pb__Identify *msg;
+    uint64_t len;
+    int used = shoal_varint_decode(c->in.data, c->in.len, &len);
+    const char **addrs = NULL;
+    char *observed = NULL;
+    uint8_t pk[SHOAL_ED25519_PK];
+    shoal_peerid who;
+    size_t i;
+    int status = 0;
+
+    if (used <= 0 || len != c->in.len - (size_t)used) {
+        id_report(c, SHOAL_EPROTO, NULL);
+        return;
+    }
+    msg = shoal__pb__identify__unpack(NULL, (size_t)len, c->in.data + used);
+    if (msg == NULL) {
+        id_report(c, SHOAL_EPROTO, NULL);
+        return;
+    }
+    /* The key, when given, must be the one the connection proved. */
+    if (msg->has_publickey) {
+        shoal_peerid expect;
+        if (shoal_pubkey_decode(msg->publickey.data, msg->publickey.len,
+                                pk) < 0 ||
+            (shoal_peerid_from_pubkey(pk, &who),
+             shoal_peerid_parse(shoal_stream_peer(c->stream), &expect) < 0) ||
+            !shoal_peerid_equal(&who, &expect))
+            status = SHOAL_EPROTO;
+    }
+    memset(&info, 0, sizeof(info));
+    if (status == 0) {
+        addrs = calloc(msg->n_listenaddrs + 1, sizeof(*addrs));
+        for (i = 0; addrs != NULL && i < msg->n_listenaddrs; i++)
+            addrs[i] = addr_text(&msg->listenaddrs[i]);
+        observed = msg->has_observedaddr ? addr_text(&msg->observedaddr)
+                                         : strdup("");
+        info.protocol_version =
+            msg->protocolversion ? msg->protocolversion : "";
+        info.agent_version = msg->agentversion ? msg->agentversion : "";
+        info.observed_addr = observed ? observed : "";
+        info.nprotocols = msg->n_protocols;
+        info.protocols = (const char *const *)msg->protocols;
+        info.naddrs = addrs ? msg->n_listenaddrs : 0;
+        info.listen_addrs = addrs;
+    }
+    id_report(c, status, status == 0 ? &info : NULL);
+    for (i = 0; addrs != NULL && i < msg->n_listenaddrs; i++)
+        free((void *)addrs[i]);
+    free(addrs);
+    free(observed);
+    shoal__pb__identify__free_unpacked(msg, NULL);
+}
+
+static void id_data(shoal_stream *s, const uint8_t *data, size_t len,
+                    void *user)
+{
+    id_call *c = user;
+
+    (void)s;
+    if (c->reported)
+        return;
+    if (c->in.len + len > IDENTIFY_MAX ||
+        shoal_outbuf_append(&c->in, data, len) < 0)
+        id_report(c, SHOAL_EMSGSIZE, NULL);
+}
+
+static void id_eof(shoal_stream *s, void *user)
+{
+    id_call *c = user;
+
+    if (!c->reported)
+        id_parse(c);
+    shoal_stream_close(s);
+}
+
+static void id_closed(shoal_stream *s, int status, void *user)
+{
+    id_call *c = user;
+
+    (void)s;
+    c->stream = NULL;
+    id_report(c, status < 0 ? status : SHOAL_EPROTO, NULL);
+    id_unref(c);
+}
+
+static void id_open(shoal_stream *s, int status, void *user)
+{
+    static const shoal_stream_cbs cbs = {
+        .data = id_data, .eof = id_eof, .closed = id_closed};
+    id_call *c = user;
+
+    if (s == NULL) {
+        id_report(c, status, NULL);
+        id_unref(c);
+        return;
+    }
+    c->stream = s;
+    shoal_stream_set_cbs(s, &cbs, c);
+    if (c->reported)
+        shoal_stream_reset(s);
+    else
+        shoal_stream_close(s); /* we only read */
+}
+
+static void id_timeout(uv_timer_t *t)
+{
+    id_report(t->data, SHOAL_ETIMEDOUT, NULL);
+}
+
+int shoal_identify(shoal_node *node, const char *addr, uint32_t timeout_ms,
+                   shoal_identify_cb cb, void *user)
+{
+    id_call *c;
+    int rc;
+
+    if (cb == NULL || timeout_ms == 0)
+        return SHOAL_EINVAL;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return SHOAL_ENOMEM;
+    c->node = node;
+    c->cb = cb;
+    c->user = user;
+    shoal_outbuf_init(&c->in);
+    if ((rc = shoal_stream_open(node, addr, IDENTIFY_PROTOCOL, id_open, c)) <
+        0) {
+        free(c);
+        return rc;
+    }
+    c->refs = 2;
+    uv_timer_init(node->loop, &c->timer);
+    c->timer.data = c;
+    uv_timer_start(&c->timer, id_timeout, timeout_ms, 0);
+    return 0;
+}

@@ -1,0 +1,447 @@
+/* Secure mode end to end on loopback: two nodes, the full upgrade
+ * (multistream-select, Noise XX, yamux), streams with protocol ids, one
+ * connection reused for many streams, the wrong peer id refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "itest.h"
+
+#define ECHO_PROTO "/test/echo/1.0.0"
+
+typedef struct pair {
+    uv_loop_t loop;
+    shoal_node *a, *b;
+    char b_addr[512];
+} pair;
+
+static void echo_data(shoal_stream *s, const uint8_t *data, size_t len,
+                      void *user)
+{
+    (void)user;
+    assert_int_equal(shoal_stream_write(s, data, len), 0);
+}
+
+static void echo_eof(shoal_stream *s, void *user)
+{
+    (void)user;
+    shoal_stream_close(s);
+}
+
+static void on_echo_stream(shoal_stream *s, void *user)
+{
+    static const shoal_stream_cbs cbs = {.data = echo_data, .eof = echo_eof};
+    (void)user;
+    assert_string_equal(shoal_stream_protocol(s), ECHO_PROTO);
+    shoal_stream_set_cbs(s, &cbs, NULL);
+}
+
+static void pair_up(pair *p)
+{
+    shoal_config cfg;
+
+    assert_int_equal(uv_loop_init(&p->loop), 0);
+    shoal_config_init(&cfg);
+    cfg.classic = 0;
+    cfg.handle_signals = 0;
+    cfg.log_level = getenv("SHOAL_DEBUG") ? SHOAL_LOG_DEBUG : SHOAL_LOG_WARN;
+    cfg.listen = "127.0.0.1:0";
+    assert_int_equal(shoal_node_new(&p->a, &p->loop, &cfg), 0);
+    assert_int_equal(shoal_node_new(&p->b, &p->loop, &cfg), 0);
+    assert_int_equal(shoal_protocol_handle(p->b, ECHO_PROTO, on_echo_stream, NULL),
+                     0);
+    snprintf(p->b_addr, sizeof(p->b_addr), "/ip4/127.0.0.1/tcp/%d/p2p/%s",
+             shoal_node_port(p->b), shoal_node_peer_id(p->b));
+    assert_string_equal(shoal_node_id(p->b), shoal_node_peer_id(p->b));
+    assert_memory_equal(shoal_node_peer_id(p->b), "12D3KooW", 8);
+}
+
+static int closed_count;
+static void node_closed(shoal_node *n, void *u)
+{
+    (void)n;
+    (void)u;
+    closed_count++;
+}
+
+static int two_closed(void *arg)
+{
+    (void)arg;
+    return closed_count == 2;
+}
+
+static void pair_down(pair *p)
+{
+    closed_count = 0;
+    shoal_node_close(p->a, node_closed, NULL);
+    shoal_node_close(p->b, node_closed, NULL);
+    assert_true(itest_run_until(&p->loop, two_closed, NULL, 5000));
+    uv_run(&p->loop, UV_RUN_NOWAIT);
+    assert_int_equal(uv_loop_close(&p->loop), 0);
+}
+
+/* A client stream that writes a pattern, closes, and checks the echo. */
+typedef struct client {
+    size_t size;
+    size_t got;
+    int bad;
+    int eof;
+    int done;
+    int status;
+    int open_status;
+} client;
+
+static uint8_t pattern(size_t i)
+{
+    return (uint8_t)(i % 251);
+}
+
+static void cl_data(shoal_stream *s, const uint8_t *data, size_t len,
+                    void *user)
+{
+    client *c = user;
+    size_t i;
+
+    (void)s;
+    for (i = 0; i < len; i++)
+        if (data[i] != pattern(c->got + i))
+            c->bad = 1;
+    c->got += len;
+}
+
+static void cl_eof(shoal_stream *s, void *user)
+{
+    (void)s;
+    ((client *)user)->eof = 1;
+}
+
+static void cl_closed(shoal_stream *s, int status, void *user)
+{
+    client *c = user;
+
+    (void)s;
+    c->status = status;
+    c->done = 1;
+}
+
+static void cl_open(shoal_stream *s, int status, void *user)
+{
+    static const shoal_stream_cbs cbs = {
+        .data = cl_data, .eof = cl_eof, .closed = cl_closed};
+    client *c = user;
+    uint8_t *buf;
+    size_t i;
+
+    c->open_status = status;
+    if (s == NULL) {
+        c->done = 1;
+        return;
+    }
+    shoal_stream_set_cbs(s, &cbs, c);
+    buf = malloc(c->size);
+    for (i = 0; i < c->size; i++)
+        buf[i] = pattern(i);
+    assert_int_equal(shoal_stream_write(s, buf, c->size), 0);
+    free(buf);
+    shoal_stream_close(s);
+}
+
+static int client_done(void *arg)
+{
+    return ((client *)arg)->done;
+}
+
+static void test_echo_one_stream(void **state)
+{
+    pair p;
+    client c = {.size = 1000};
+
+    (void)state;
+    pair_up(&p);
+    assert_int_equal(shoal_stream_open(p.a, p.b_addr, ECHO_PROTO, cl_open, &c), 0);
+    assert_true(itest_run_until(&p.loop, client_done, &c, 5000));
+    assert_int_equal(c.open_status, 0);
+    assert_int_equal(c.status, 0);
+    assert_int_equal(c.got, 1000);
+    assert_false(c.bad);
+    assert_true(c.eof);
+    pair_down(&p);
+}
+
+#define NSTREAMS 50
+static int all_done(void *arg)
+{
+    client *c = arg;
+    int i;
+
+    for (i = 0; i < NSTREAMS; i++)
+        if (!c[i].done)
+            return 0;
+    return 1;
+}
+
+static void test_many_streams_one_connection(void **state)
+{
+    pair p;
+    client c[NSTREAMS];
+    shoal_stats st;
+    int i;
+
+    (void)state;
+    pair_up(&p);
+    memset(c, 0, sizeof(c));
+    for (i = 0; i < NSTREAMS; i++) {
+        c[i].size = 300 * 1024; /* beyond the 256 KiB window */
+        assert_int_equal(
+            shoal_stream_open(p.a, p.b_addr, ECHO_PROTO, cl_open, &c[i]), 0);
+    }
+    assert_true(itest_run_until(&p.loop, all_done, c, 20000));
+    for (i = 0; i < NSTREAMS; i++) {
+        assert_int_equal(c[i].open_status, 0);
+        assert_int_equal(c[i].got, c[i].size);
+        assert_false(c[i].bad);
+    }
+    shoal_node_stats(p.a, &st);
+    assert_int_equal(st.connections, 1);
+    pair_down(&p);
+}
+
+static void test_unknown_protocol_refused(void **state)
+{
+    pair p;
+    client c = {.size = 10};
+
+    (void)state;
+    pair_up(&p);
+    assert_int_equal(
+        shoal_stream_open(p.a, p.b_addr, "/no/such/1.0.0", cl_open, &c), 0);
+    assert_true(itest_run_until(&p.loop, client_done, &c, 5000));
+    assert_int_equal(c.open_status, SHOAL_ENOENT);
+    pair_down(&p);
+}
+
+static void test_wrong_peer_id_refused(void **state)
+{
+    pair p;
+    client c = {.size = 10};
+    char addr[512];
+
+    (void)state;
+    pair_up(&p);
+    /* node a's own id is certainly not b's */
+    snprintf(addr, sizeof(addr), "/ip4/127.0.0.1/tcp/%d/p2p/%s",
+             shoal_node_port(p.b),
+             "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq");
+    assert_int_equal(shoal_stream_open(p.a, addr, ECHO_PROTO, cl_open, &c), 0);
+    assert_true(itest_run_until(&p.loop, client_done, &c, 5000));
+    assert_int_equal(c.open_status, SHOAL_ENOENT);
+    pair_down(&p);
+}
+
+static void test_connection_refused(void **state)
+{
+    pair p;
+    client c = {.size = 10};
+
+    (void)state;
+    pair_up(&p);
+    assert_int_equal(
+        shoal_stream_open(p.a, "/ip4/127.0.0.1/tcp/1", ECHO_PROTO, cl_open, &c), 0);
+    assert_true(itest_run_until(&p.loop, client_done, &c, 5000));
+    assert_int_equal(c.open_status, SHOAL_ECONNREFUSED);
+    pair_down(&p);
+}
+
+static void on_pong(shoal_node *node, int status, uint64_t rtt_us,
+                    void *user)
+{
+    int *out = user;
+
+    (void)node;
+    (void)rtt_us;
+    *out = status == 0 ? 1 : status;
+}
+
+static void test_ping(void **state)
+{
+    pair p;
+    int result = 0;
+    char addr[64];
+
+    (void)state;
+    pair_up(&p);
+    assert_int_equal(shoal_ping(p.a, p.b_addr, 5000, on_pong, &result), 0);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &result, 5000));
+    assert_int_equal(result, 1);
+    /* without the peer id, to the same node */
+    result = 0;
+    snprintf(addr, sizeof(addr), "/ip4/127.0.0.1/tcp/%d", shoal_node_port(p.b));
+    assert_int_equal(shoal_ping(p.a, addr, 5000, on_pong, &result), 0);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &result, 5000));
+    assert_int_equal(result, 1);
+    /* and a port where nobody listens */
+    result = 0;
+    assert_int_equal(shoal_ping(p.a, "/ip4/127.0.0.1/tcp/1", 5000, on_pong,
+                                &result), 0);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &result, 5000));
+    assert_int_equal(result, SHOAL_ECONNREFUSED);
+    pair_down(&p);
+}
+
+/* ---------------------------------------------- typed messages on streams */
+
+static void on_echo_msg(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    (void)user;
+    shoal_reply(req, "REPL", msg->data, msg->len);
+    shoal_reply(req, "REPL", "second", 6);
+}
+
+static shoal_req *held_req;
+static void on_later(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    (void)msg;
+    (void)user;
+    shoal_req_hold(req);
+    held_req = req;
+}
+
+static int have_held(void *arg)
+{
+    (void)arg;
+    return held_req != NULL;
+}
+
+static void test_typed_messages(void **state)
+{
+    pair p;
+    itest_call c;
+    size_t big = 3 * 1024 * 1024, i;
+    uint8_t *data;
+
+    (void)state;
+    pair_up(&p);
+    shoal_handle(p.b, "ECHO", on_echo_msg, NULL);
+    shoal_handle(p.b, "LATE", on_later, NULL);
+
+    /* a lower-case type reaches the ECHO handler; every reply arrives */
+    itest_call_init(&c);
+    assert_int_equal(shoal_request(p.a, p.b_addr, "echo", "hi", 2, 5000,
+                                   itest_on_reply, itest_on_end, &c), 0);
+    assert_true(itest_run_until(&p.loop, itest_call_ended, &c, 5000));
+    assert_int_equal(c.status, 0);
+    assert_int_equal(c.count, 2);
+    assert_true(itest_reply_is(&c, 0, "REPL", "hi"));
+    assert_true(itest_reply_is(&c, 1, "REPL", "second"));
+    itest_call_free(&c);
+
+    /* an unknown type: closed without a reply */
+    itest_call_init(&c);
+    assert_int_equal(shoal_request(p.a, p.b_addr, "NOPE", NULL, 0, 5000,
+                                   itest_on_reply, itest_on_end, &c), 0);
+    assert_true(itest_run_until(&p.loop, itest_call_ended, &c, 5000));
+    assert_int_equal(c.status, 0);
+    assert_int_equal(c.count, 0);
+    itest_call_free(&c);
+
+    /* a payload many windows long, both ways */
+    data = malloc(big);
+    for (i = 0; i < big; i++)
+        data[i] = (uint8_t)(i * 7);
+    itest_call_init(&c);
+    assert_int_equal(shoal_request(p.a, p.b_addr, "ECHO", data, big, 10000,
+                                   itest_on_reply, itest_on_end, &c), 0);
+    assert_true(itest_run_until(&p.loop, itest_call_ended, &c, 10000));
+    assert_int_equal(c.status, 0);
+    assert_int_equal(c.len[0], big);
+    assert_memory_equal(c.data[0], data, big);
+    itest_call_free(&c);
+    free(data);
+
+    /* a reply sent later, from outside the handler */
+    held_req = NULL;
+    itest_call_init(&c);
+    assert_int_equal(shoal_request(p.a, p.b_addr, "LATE", NULL, 0, 5000,
+                                   itest_on_reply, itest_on_end, &c), 0);
+    assert_true(itest_run_until(&p.loop, have_held, NULL, 5000));
+    assert_int_equal(shoal_reply(held_req, "REPL", "later", 5), 0);
+    shoal_req_done(held_req);
+    assert_true(itest_run_until(&p.loop, itest_call_ended, &c, 5000));
+    assert_int_equal(c.status, 0);
+    assert_true(itest_reply_is(&c, 0, "REPL", "later"));
+    itest_call_free(&c);
+
+    /* the deadline: a held request never answered */
+    held_req = NULL;
+    itest_call_init(&c);
+    assert_int_equal(shoal_request(p.a, p.b_addr, "LATE", NULL, 0, 200,
+                                   itest_on_reply, itest_on_end, &c), 0);
+    assert_true(itest_run_until(&p.loop, itest_call_ended, &c, 5000));
+    assert_int_equal(c.status, SHOAL_ETIMEDOUT);
+    assert_int_equal(shoal_reply(held_req, "REPL", "x", 1), SHOAL_ECLOSED);
+    shoal_req_done(held_req);
+    itest_call_free(&c);
+    pair_down(&p);
+}
+
+/* More connections than the high watermark: idle ones are closed down to
+ * the low watermark, and the node goes on serving. */
+static void test_watermarks(void **state)
+{
+    uv_loop_t loop;
+    shoal_config cfg;
+    shoal_node *server, *clients[8];
+    char addr[512];
+    int results[8], i;
+    shoal_stats st;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    shoal_config_init(&cfg);
+    cfg.handle_signals = 0;
+    cfg.log_level = SHOAL_LOG_ERROR;
+    cfg.listen = "127.0.0.1:0";
+    cfg.conn_high_water = 4;
+    cfg.conn_low_water = 2;
+    assert_int_equal(shoal_node_new(&server, &loop, &cfg), 0);
+    assert_int_equal(shoal_node_addr(server, addr, sizeof(addr)), 0);
+    cfg.listen = NULL;
+    for (i = 0; i < 8; i++) {
+        assert_int_equal(shoal_node_new(&clients[i], &loop, &cfg), 0);
+        results[i] = 0;
+        assert_int_equal(
+            shoal_ping(clients[i], addr, 5000, on_pong, &results[i]), 0);
+        assert_true(
+            itest_run_until(&loop, itest_int_nonzero, &results[i], 5000));
+        assert_int_equal(results[i], 1);
+        shoal_node_stats(server, &st);
+        assert_true(st.connections <= 4 + 1);
+    }
+    shoal_node_stats(server, &st);
+    assert_true(st.connections <= 4);
+    closed_count = 0;
+    for (i = 0; i < 8; i++)
+        shoal_node_close(clients[i], NULL, NULL);
+    shoal_node_close(server, node_closed, NULL);
+    closed_count = 1;
+    assert_true(itest_run_until(&loop, two_closed, NULL, 5000));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_echo_one_stream),
+        cmocka_unit_test(test_many_streams_one_connection),
+        cmocka_unit_test(test_unknown_protocol_refused),
+        cmocka_unit_test(test_wrong_peer_id_refused),
+        cmocka_unit_test(test_connection_refused),
+        cmocka_unit_test(test_ping),
+        cmocka_unit_test(test_typed_messages),
+        cmocka_unit_test(test_watermarks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
