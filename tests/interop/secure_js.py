@@ -65,6 +65,9 @@ def main():
     global SHOAL
     SHOAL, echo_node = sys.argv[1], sys.argv[2]
     quick = "--quick" in sys.argv
+    if not os.path.isdir(os.path.join(HERE, "js", "node_modules")):
+        raise SystemExit("tests/interop/js/node_modules is missing: "
+                         "run scripts/install-js-deps")
 
     # js listens; shoal dials it.
     jsp, line = start(["node", PEER, "listen", "--stdin", "--timeout", "600"],
