@@ -386,6 +386,99 @@ static void test_typed_messages(void **state)
     pair_down(&p);
 }
 
+/* IPv6 listening and dialing, and dialing by DNS name (localhost). */
+static void test_ip6_and_dns(void **state)
+{
+    uv_loop_t loop;
+    shoal_config cfg;
+    shoal_node *a, *b;
+    char addr[512];
+    int result = 0;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    shoal_config_init(&cfg);
+    cfg.handle_signals = 0;
+    cfg.log_level = SHOAL_LOG_ERROR;
+    cfg.listen = "/ip6/::1/tcp/0";
+    if (shoal_node_new(&b, &loop, &cfg) != 0) {
+        uv_loop_close(&loop);
+        skip(); /* no IPv6 loopback on this machine */
+    }
+    cfg.listen = NULL;
+    assert_int_equal(shoal_node_new(&a, &loop, &cfg), 0);
+    assert_int_equal(shoal_node_addr(b, addr, sizeof(addr)), 0);
+    assert_memory_equal(addr, "/ip6/::1/tcp/", 13);
+    assert_int_equal(shoal_ping(a, addr, 5000, on_pong, &result), 0);
+    assert_true(itest_run_until(&loop, itest_int_nonzero, &result, 5000));
+    assert_int_equal(result, 1);
+    /* /dns6/localhost: a name, resolved, of the IPv6 family */
+    snprintf(addr, sizeof(addr), "/dns6/localhost/tcp/%d/p2p/%s",
+             shoal_node_port(b), shoal_node_peer_id(b));
+    result = 0;
+    assert_int_equal(shoal_ping(a, addr, 5000, on_pong, &result), 0);
+    assert_true(itest_run_until(&loop, itest_int_nonzero, &result, 5000));
+    assert_int_equal(result, 1);
+    closed_count = 0;
+    shoal_node_close(a, node_closed, NULL);
+    shoal_node_close(b, node_closed, NULL);
+    assert_true(itest_run_until(&loop, two_closed, NULL, 5000));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_dns4(void **state)
+{
+    pair p;
+    int result = 0;
+    char addr[512];
+
+    (void)state;
+    pair_up(&p);
+    snprintf(addr, sizeof(addr), "/dns4/localhost/tcp/%d/p2p/%s",
+             shoal_node_port(p.b), shoal_node_peer_id(p.b));
+    assert_int_equal(shoal_ping(p.a, addr, 5000, on_pong, &result), 0);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &result, 5000));
+    assert_int_equal(result, 1);
+    pair_down(&p);
+}
+
+/* Both dial each other at once: each ends up with one connection. */
+static int one_conn_each(void *arg)
+{
+    pair *p = arg;
+    shoal_stats sa, sb;
+
+    shoal_node_stats(p->a, &sa);
+    shoal_node_stats(p->b, &sb);
+    return sa.connections == 1 && sb.connections == 1;
+}
+
+static void test_simultaneous_dial(void **state)
+{
+    pair p;
+    int ra = 0, rb = 0;
+    char a_addr[512];
+
+    (void)state;
+    pair_up(&p);
+    assert_int_equal(shoal_node_addr(p.a, a_addr, sizeof(a_addr)), 0);
+    assert_int_equal(shoal_ping(p.a, p.b_addr, 5000, on_pong, &ra), 0);
+    assert_int_equal(shoal_ping(p.b, a_addr, 5000, on_pong, &rb), 0);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &ra, 5000));
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &rb, 5000));
+    assert_int_equal(ra, 1);
+    assert_int_equal(rb, 1);
+    /* the duplicate retires once its streams are done */
+    assert_true(itest_run_until(&p.loop, one_conn_each, &p, 5000));
+    ra = 0;
+    assert_int_equal(shoal_ping(p.a, p.b_addr, 5000, on_pong, &ra), 0);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &ra, 5000));
+    assert_int_equal(ra, 1);
+    assert_true(one_conn_each(&p));
+    pair_down(&p);
+}
+
 /* More connections than the high watermark: idle ones are closed down to
  * the low watermark, and the node goes on serving. */
 static void test_watermarks(void **state)
@@ -442,6 +535,9 @@ int main(void)
         cmocka_unit_test(test_ping),
         cmocka_unit_test(test_typed_messages),
         cmocka_unit_test(test_watermarks),
+        cmocka_unit_test(test_ip6_and_dns),
+        cmocka_unit_test(test_dns4),
+        cmocka_unit_test(test_simultaneous_dial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
