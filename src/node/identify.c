@@ -152,62 +152,91 @@ static char *addr_text(const ProtobufCBinaryData *b)
     return strdup(text);
 }
 
+void shoal_identify_decoded_free(shoal_identify_decoded *d)
+{
+    size_t i;
+
+    for (i = 0; d->addrs != NULL && i < d->info.naddrs; i++)
+        free((void *)d->addrs[i]);
+    free(d->addrs);
+    free(d->observed);
+    if (d->msg != NULL)
+        shoal__pb__identify__free_unpacked(d->msg, NULL);
+    memset(d, 0, sizeof(*d));
+}
+
+int shoal_identify_decode(const uint8_t *buf, size_t len,
+                          const shoal_peerid *expect,
+                          shoal_identify_decoded *d)
+{
+    Shoal__Pb__Identify *msg;
+    uint64_t mlen;
+    int used = shoal_varint_decode(buf, len, &mlen);
+    size_t i;
+
+    memset(d, 0, sizeof(*d));
+    if (used <= 0 || mlen != len - (size_t)used)
+        return SHOAL_EPROTO;
+    msg = shoal__pb__identify__unpack(NULL, (size_t)mlen, buf + used);
+    if (msg == NULL)
+        return SHOAL_EPROTO;
+    d->msg = msg;
+    /* The key, when given, must be the one the connection proved. */
+    if (msg->has_publickey) {
+        uint8_t pk[SHOAL_ED25519_PK];
+        shoal_peerid who;
+        if (shoal_pubkey_decode(msg->publickey.data, msg->publickey.len,
+                                pk) < 0) {
+            shoal_identify_decoded_free(d);
+            return SHOAL_EPROTO;
+        }
+        shoal_peerid_from_pubkey(pk, &who);
+        if (expect != NULL && !shoal_peerid_equal(&who, expect)) {
+            shoal_identify_decoded_free(d);
+            return SHOAL_EPROTO;
+        }
+    }
+    d->addrs = calloc(msg->n_listenaddrs + 1, sizeof(*d->addrs));
+    d->observed = msg->has_observedaddr ? addr_text(&msg->observedaddr)
+                                        : strdup("");
+    if (d->addrs == NULL || d->observed == NULL) {
+        shoal_identify_decoded_free(d);
+        return SHOAL_ENOMEM;
+    }
+    for (i = 0; i < msg->n_listenaddrs; i++) {
+        if ((d->addrs[i] = addr_text(&msg->listenaddrs[i])) == NULL) {
+            d->info.naddrs = i;
+            shoal_identify_decoded_free(d);
+            return SHOAL_ENOMEM;
+        }
+    }
+    d->info.protocol_version = msg->protocolversion ? msg->protocolversion
+                                                    : "";
+    d->info.agent_version = msg->agentversion ? msg->agentversion : "";
+    d->info.observed_addr = d->observed;
+    d->info.nprotocols = msg->n_protocols;
+    d->info.protocols = (const char *const *)msg->protocols;
+    d->info.naddrs = msg->n_listenaddrs;
+    d->info.listen_addrs = (const char *const *)d->addrs;
+    return 0;
+}
+
 /* The whole message is in: decode it, check it is the peer we connected
  * to, and report it. */
 static void id_parse(id_call *c)
 {
-    shoal_identify_info info;
-    Shoal__Pb__Identify *msg;
-    uint64_t len;
-    int used = shoal_varint_decode(c->in.data, c->in.len, &len);
-    const char **addrs = NULL;
-    char *observed = NULL;
-    uint8_t pk[SHOAL_ED25519_PK];
-    shoal_peerid who;
-    size_t i;
-    int status = 0;
+    shoal_identify_decoded d;
+    shoal_peerid expect;
+    int rc;
 
-    if (used <= 0 || len != c->in.len - (size_t)used) {
+    if (shoal_peerid_parse(shoal_stream_peer(c->stream), &expect) < 0) {
         id_report(c, SHOAL_EPROTO, NULL);
         return;
     }
-    msg = shoal__pb__identify__unpack(NULL, (size_t)len, c->in.data + used);
-    if (msg == NULL) {
-        id_report(c, SHOAL_EPROTO, NULL);
-        return;
-    }
-    /* The key, when given, must be the one the connection proved. */
-    if (msg->has_publickey) {
-        shoal_peerid expect;
-        if (shoal_pubkey_decode(msg->publickey.data, msg->publickey.len,
-                                pk) < 0 ||
-            (shoal_peerid_from_pubkey(pk, &who),
-             shoal_peerid_parse(shoal_stream_peer(c->stream), &expect) < 0) ||
-            !shoal_peerid_equal(&who, &expect))
-            status = SHOAL_EPROTO;
-    }
-    memset(&info, 0, sizeof(info));
-    if (status == 0) {
-        addrs = calloc(msg->n_listenaddrs + 1, sizeof(*addrs));
-        for (i = 0; addrs != NULL && i < msg->n_listenaddrs; i++)
-            addrs[i] = addr_text(&msg->listenaddrs[i]);
-        observed = msg->has_observedaddr ? addr_text(&msg->observedaddr)
-                                         : strdup("");
-        info.protocol_version =
-            msg->protocolversion ? msg->protocolversion : "";
-        info.agent_version = msg->agentversion ? msg->agentversion : "";
-        info.observed_addr = observed ? observed : "";
-        info.nprotocols = msg->n_protocols;
-        info.protocols = (const char *const *)msg->protocols;
-        info.naddrs = addrs ? msg->n_listenaddrs : 0;
-        info.listen_addrs = addrs;
-    }
-    id_report(c, status, status == 0 ? &info : NULL);
-    for (i = 0; addrs != NULL && i < msg->n_listenaddrs; i++)
-        free((void *)addrs[i]);
-    free(addrs);
-    free(observed);
-    shoal__pb__identify__free_unpacked(msg, NULL);
+    rc = shoal_identify_decode(c->in.data, c->in.len, &expect, &d);
+    id_report(c, rc, rc == 0 ? &d.info : NULL);
+    if (rc == 0)
+        shoal_identify_decoded_free(&d);
 }
 
 static void id_data(shoal_stream *s, const uint8_t *data, size_t len,

@@ -127,6 +127,25 @@ void shoal_stream_session_open(shoal_session *s);
 void shoal_stream_fail_waiters(shoal_session *s, int status);
 int shoal_secure_init(shoal_node *node, const char *key_file);
 
+/* identify.c: the Identify message, decoded without a network, so that it
+ * can be tested and fuzzed on its own. */
+typedef struct Shoal__Pb__Identify Shoal__Pb__Identify;
+typedef struct shoal_identify_decoded {
+    shoal_identify_info info;  /* points into the members below */
+    Shoal__Pb__Identify *msg;
+    char **addrs;
+    char *observed;
+} shoal_identify_decoded;
+
+/* Decodes a varint-length-prefixed Identify message filling all of buf.
+ * When it carries a public key, that key's peer id must be expect (unless
+ * expect is NULL). Returns 0 (free d with shoal_identify_decoded_free()),
+ * SHOAL_EPROTO or SHOAL_ENOMEM. */
+int shoal_identify_decode(const uint8_t *buf, size_t len,
+                          const shoal_peerid *expect,
+                          shoal_identify_decoded *d);
+void shoal_identify_decoded_free(shoal_identify_decoded *d);
+
 /* msgproto.c: typed messages on streams */
 int shoal_msgproto_serve(shoal_node *node);
 int shoal_msgproto_request(shoal_node *node, const char *addr,
