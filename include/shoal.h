@@ -153,11 +153,17 @@ const char *shoal_node_id(const shoal_node *node);
 /* Advertised host, and the port the node listens on (0 if it does not). */
 const char *shoal_node_host(const shoal_node *node);
 int shoal_node_port(const shoal_node *node);
+/* Listens on one more address (as cfg->listen; at most 8 in all). */
+int shoal_node_listen(shoal_node *node, const char *addr);
+
 /* The address peers reach this node at, written to out: in secure mode a
  * multiaddr "/ip4/HOST/tcp/PORT/p2p/ID", in classic mode "HOST:PORT".
- * Returns 0, SHOAL_ENOENT when the node does not listen, SHOAL_EINVAL when
- * out is too small. */
+ * shoal_node_addr is the primary one (cfg->listen); listen_addr gives each
+ * listening address by index. Return 0, SHOAL_ENOENT when there is no such
+ * address, SHOAL_EINVAL when out is too small. */
 int shoal_node_addr(const shoal_node *node, char *out, size_t size);
+int shoal_node_listen_addr(const shoal_node *node, size_t index, char *out,
+                           size_t size);
 /* The loop the node runs on. */
 uv_loop_t *shoal_node_loop(shoal_node *node);
 

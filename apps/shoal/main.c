@@ -47,7 +47,7 @@ static void node_usage(FILE *out)
             "                        secure one (Noise, yamux)\n"
             "  --listen ADDR         where to listen: /ip4/HOST/tcp/PORT or "
             "HOST:PORT\n"
-            "                        (default %s)\n"
+            "                        (default %s; repeatable)\n"
             "  --key FILE            identity key, created if missing "
             "(default\n"
             "                        ~/.shoal/key)\n"
@@ -128,7 +128,8 @@ static int cmd_node(int argc, char **argv)
     const char *bootstrap = NULL;
     char key_path[4096], addr[1024];
     long hops = 2, check_ms = 10000;
-    int perf = 0;
+    const char *listen[8];
+    int perf = 0, nlisten = 0, i;
     shoal_config cfg;
     shoal_node *node;
     int c, rc;
@@ -141,7 +142,13 @@ static int cmd_node(int argc, char **argv)
         case 'c': cfg.classic = 1; break;
         case 'k': cfg.key_file = optarg; break;
         case 'p': perf = 1; break;
-        case 'l': cfg.listen = optarg; break;
+        case 'l':
+            if (nlisten == 8) {
+                fprintf(stderr, "shoal: at most 8 --listen addresses\n");
+                return 2;
+            }
+            listen[nlisten++] = optarg;
+            break;
         case 'a': cfg.advertise_host = optarg; break;
         case 'i': cfg.id = optarg; break;
         case 'm':
@@ -167,6 +174,8 @@ static int cmd_node(int argc, char **argv)
         node_usage(stderr);
         return 2;
     }
+    if (nlisten > 0)
+        cfg.listen = listen[0];
     if (!cfg.classic && cfg.key_file == NULL)
         cfg.key_file = default_key_file(key_path, sizeof(key_path));
     if ((rc = shoal_node_new(&node, NULL, &cfg)) < 0) {
@@ -184,7 +193,16 @@ static int cmd_node(int argc, char **argv)
     if (check_ms > 0)
         shoal_timer_start(node, (uint32_t)check_ms, on_check_tick, NULL,
                           NULL);
-    if (shoal_node_addr(node, addr, sizeof(addr)) == 0)
+    for (i = 1; i < nlisten; i++) {
+        if ((rc = shoal_node_listen(node, listen[i])) < 0) {
+            fprintf(stderr, "shoal: cannot listen on %s: %s\n", listen[i],
+                    shoal_strerror(rc));
+            shoal_node_free(node);
+            return 1;
+        }
+    }
+    for (i = 0; shoal_node_listen_addr(node, (size_t)i, addr, sizeof(addr)) == 0;
+         i++)
         printf("listening on %s\n", addr);
     fflush(stdout);
     if (bootstrap != NULL && cfg.classic)

@@ -19,15 +19,16 @@
 
 /* ---------------------------------------------------------------- server */
 
-static int listen_addr_binary(shoal_node *node, uint8_t *out, size_t size)
+/* Listening address i, binary, without the /p2p/ part. */
+static int listen_addr_binary(shoal_node *node, size_t i, uint8_t *out,
+                              size_t size)
 {
-    char text[SHOAL_HOST_MAX + 32];
+    char text[SHOAL_MULTIADDR_MAX], *p2p;
 
-    if (node->port == 0)
+    if (shoal_node_listen_addr(node, i, text, sizeof(text)) < 0)
         return SHOAL_ENOENT;
-    snprintf(text, sizeof(text), "/%s/%s/tcp/%d",
-             strchr(node->host, ':') != NULL ? "ip6" : "ip4", node->host,
-             node->port);
+    if ((p2p = strstr(text, "/p2p/")) != NULL)
+        *p2p = '\0';
     return shoal_multiaddr_parse(text, out, size);
 }
 
@@ -47,11 +48,11 @@ static void on_identify_stream(shoal_stream *s, void *user)
     shoal_node *node = user;
     shoal_secure *sec = node->secure;
     Shoal__Pb__Identify msg = SHOAL__PB__IDENTIFY__INIT;
-    uint8_t key[SHOAL_PUBKEY_PB_MAX], listen[SHOAL_MULTIADDR_MAX],
-        observed[SHOAL_MULTIADDR_MAX];
-    ProtobufCBinaryData addrs[1];
+    uint8_t key[SHOAL_PUBKEY_PB_MAX], observed[SHOAL_MULTIADDR_MAX];
+    uint8_t listen[SHOAL_LISTEN_MAX][64];
+    ProtobufCBinaryData addrs[SHOAL_LISTEN_MAX];
     uint8_t *buf;
-    size_t len, hdr;
+    size_t len, hdr, i;
     int n;
 
     msg.protocolversion = (char *)PROTOCOL_VERSION;
@@ -59,12 +60,15 @@ static void on_identify_stream(shoal_stream *s, void *user)
     msg.has_publickey = 1;
     msg.publickey.data = key;
     msg.publickey.len = shoal_pubkey_encode(sec->identity.pk, key);
-    if ((n = listen_addr_binary(node, listen, sizeof(listen))) > 0) {
-        addrs[0].data = listen;
-        addrs[0].len = (size_t)n;
-        msg.n_listenaddrs = 1;
-        msg.listenaddrs = addrs;
+    for (i = 0; i < SHOAL_LISTEN_MAX; i++) {
+        if ((n = listen_addr_binary(node, i, listen[i], sizeof(listen[i]))) <
+            0)
+            break;
+        addrs[i].data = listen[i];
+        addrs[i].len = (size_t)n;
     }
+    msg.n_listenaddrs = i;
+    msg.listenaddrs = addrs;
     n = shoal_multiaddr_parse(shoal_stream_remote_addr(s), observed,
                               sizeof(observed));
     if (n > 0) {

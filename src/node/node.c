@@ -62,36 +62,84 @@ static int is_wildcard(const char *host)
     return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
 }
 
-static int start_listening(shoal_node *node, const char *listen)
+static void node_handle_gone(shoal_node *node);
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    shoal_node *node = h->data;
+
+    free(SHOAL_CONTAINER(h, shoal_listener, tcp));
+    node_handle_gone(node);
+}
+
+int shoal_node_listen(shoal_node *node, const char *listen)
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
+    shoal_listener *l;
     shoal_addr a;
     int rc;
 
+    if (node->stopped)
+        return SHOAL_ECANCELED;
+    if (node->nlisteners == SHOAL_LISTEN_MAX)
+        return SHOAL_EFULL;
     if ((rc = shoal_addr_parse(listen, &a)) < 0)
         return rc;
     if (uv_ip4_addr(a.host, a.port, (struct sockaddr_in *)&ss) != 0 &&
         uv_ip6_addr(a.host, a.port, (struct sockaddr_in6 *)&ss) != 0)
         return SHOAL_EBADADDR; /* listen addresses are numeric */
-    if ((rc = uv_tcp_init(node->loop, &node->listener)) < 0)
+    if ((l = calloc(1, sizeof(*l))) == NULL)
+        return SHOAL_ENOMEM;
+    if ((rc = uv_tcp_init(node->loop, &l->tcp)) < 0) {
+        free(l);
         return rc;
-    node->listener.data = node;
+    }
+    l->tcp.data = node;
     node->handles++;
-    node->listening = 1;
-    if ((rc = uv_tcp_bind(&node->listener, (struct sockaddr *)&ss, 0)) < 0 ||
-        (rc = uv_listen((uv_stream_t *)&node->listener, 511,
+    if ((rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
+        (rc = uv_listen((uv_stream_t *)&l->tcp, 511,
                         node->secure ? shoal_secure_on_connection
-                                     : shoal_server_on_connection)) < 0)
+                                     : shoal_server_on_connection)) < 0) {
+        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
         return rc;
-    uv_tcp_getsockname(&node->listener, (struct sockaddr *)&ss, &len);
-    node->port = ntohs(ss.ss_family == AF_INET
-                           ? ((struct sockaddr_in *)&ss)->sin_port
-                           : ((struct sockaddr_in6 *)&ss)->sin6_port);
-    if (node->host[0] == '\0') /* cfg.advertise_host, copied by setup() */
-        snprintf(node->host, sizeof(node->host), "%s",
-                 is_wildcard(a.host) ? "127.0.0.1" : a.host);
+    }
+    uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len);
+    l->port = ntohs(ss.ss_family == AF_INET
+                        ? ((struct sockaddr_in *)&ss)->sin_port
+                        : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    snprintf(l->host, sizeof(l->host), "%s",
+             !is_wildcard(a.host)       ? a.host
+             : strchr(a.host, ':') != 0 ? "::1"
+                                        : "127.0.0.1");
+    node->listeners[node->nlisteners++] = l;
+    node->listening = 1;
+    if (node->nlisteners == 1) { /* the primary address names the node */
+        node->port = l->port;
+        if (node->host[0] == '\0') /* cfg.advertise_host, copied by setup() */
+            strcpy(node->host, l->host);
+    }
     return 0;
+}
+
+int shoal_node_listen_addr(const shoal_node *node, size_t index, char *out,
+                           size_t size)
+{
+    const shoal_listener *l;
+    const char *host;
+    int n;
+
+    if (index >= node->nlisteners)
+        return SHOAL_ENOENT;
+    l = node->listeners[index];
+    /* an advertised host stands for the primary listener */
+    host = index == 0 ? node->host : l->host;
+    if (node->secure == NULL)
+        return shoal_addr_format(host, (uint16_t)l->port, out, size);
+    n = snprintf(out, size, "/%s/%s/tcp/%d/p2p/%s",
+                 strchr(host, ':') != NULL ? "ip6" : "ip4", host, l->port,
+                 shoal_node_peer_id(node));
+    return n < 0 || (size_t)n >= size ? SHOAL_EINVAL : 0;
 }
 
 static void on_async(uv_async_t *a);
@@ -140,7 +188,7 @@ static int setup(shoal_node *node, uv_loop_t *loop, const shoal_config *cfg)
                           (rc = shoal_identify_serve(node)) < 0 ||
                           (rc = shoal_msgproto_serve(node)) < 0))
         return rc;
-    if (cfg->listen != NULL && (rc = start_listening(node, cfg->listen)) < 0)
+    if (cfg->listen != NULL && (rc = shoal_node_listen(node, cfg->listen)) < 0)
         return rc;
     if (cfg->id != NULL) {
         if (cfg->id[0] == '\0' || strlen(cfg->id) >= sizeof(node->id))
@@ -257,10 +305,10 @@ static void stop_now(shoal_node *node)
         return;
     node->stopped = 1;
     SHOAL_LOG(&node->log, SHOAL_LOG_DEBUG, "stop id=%s", node->id);
-    if (node->listening) {
-        node->listening = 0;
-        uv_close((uv_handle_t *)&node->listener, on_node_handle_closed);
-    }
+    while (node->nlisteners > 0)
+        uv_close((uv_handle_t *)&node->listeners[--node->nlisteners]->tcp,
+                 on_listener_closed);
+    node->listening = 0;
     if (node->signals_on) {
         node->signals_on = 0;
         uv_close((uv_handle_t *)&node->sigint, on_node_handle_closed);
@@ -383,16 +431,7 @@ uv_loop_t *shoal_node_loop(shoal_node *node) { return node->loop; }
 
 int shoal_node_addr(const shoal_node *node, char *out, size_t size)
 {
-    int n;
-
-    if (node->port == 0)
-        return SHOAL_ENOENT;
-    if (node->secure == NULL)
-        return shoal_addr_format(node->host, (uint16_t)node->port, out, size);
-    n = snprintf(out, size, "/%s/%s/tcp/%d/p2p/%s",
-                 strchr(node->host, ':') != NULL ? "ip6" : "ip4", node->host,
-                 node->port, shoal_node_peer_id(node));
-    return n < 0 || (size_t)n >= size ? SHOAL_EINVAL : 0;
+    return shoal_node_listen_addr(node, 0, out, size);
 }
 
 void shoal_node_stats(const shoal_node *node, shoal_stats *out)

@@ -15,6 +15,15 @@ typedef struct shoal_handler {
     void *user;
 } shoal_handler;
 
+#define SHOAL_LISTEN_MAX 8
+
+/* One listening socket, and the host and port peers reach it at. */
+typedef struct shoal_listener {
+    uv_tcp_t tcp;           /* tcp.data is the node */
+    char host[SHOAL_HOST_MAX];
+    int port;
+} shoal_listener;
+
 typedef struct shoal_posted {
     shoal_post_cb fn;
     void *user;
@@ -84,7 +93,8 @@ struct shoal_node {
     int port;
     shoal_logger log;
 
-    uv_tcp_t listener;
+    shoal_listener *listeners[SHOAL_LISTEN_MAX]; /* [0] is the primary */
+    size_t nlisteners;
     int listening;
     uv_async_t async;
     uv_signal_t sigint, sigterm;
