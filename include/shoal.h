@@ -375,6 +375,10 @@ const char *shoal_stream_peer(const shoal_stream *s);
 /* The remote's address, "/ip4/.../tcp/..." as seen from here. */
 const char *shoal_stream_remote_addr(const shoal_stream *s);
 
+/* Closes every connection to the peer (a peer id, "12D3KooW..."); its open
+ * streams end with SHOAL_ECLOSED. Returns SHOAL_ENOENT when there is none. */
+int shoal_disconnect(shoal_node *node, const char *peer_id);
+
 /* This node's peer id in secure mode ("12D3KooW..."); NULL in classic mode.
  * The node id (shoal_node_id) is the same text. */
 const char *shoal_node_peer_id(const shoal_node *node);

@@ -434,6 +434,27 @@ void shoal_secure_free(shoal_node *node)
     node->secure = NULL;
 }
 
+int shoal_disconnect(shoal_node *node, const char *peer_id)
+{
+    shoal_peerid who;
+    shoal_link *l, *next;
+    int found = 0;
+
+    if (node->secure == NULL || peer_id == NULL ||
+        shoal_peerid_parse(peer_id, &who) < 0)
+        return SHOAL_EINVAL;
+    for (l = node->secure->sessions.next; l != &node->secure->sessions;
+         l = next) {
+        shoal_session *s = SHOAL_CONTAINER(l, shoal_session, link);
+        next = l->next;
+        if (s->state >= SESS_MUXING && shoal_peerid_equal(&s->remote, &who)) {
+            shoal_session_close(s, 0, "disconnect");
+            found = 1;
+        }
+    }
+    return found ? 0 : SHOAL_ENOENT;
+}
+
 const char *shoal_node_peer_id(const shoal_node *node)
 {
     return node->secure != NULL ? node->secure->peer_id : NULL;

@@ -479,6 +479,30 @@ static void test_simultaneous_dial(void **state)
     pair_down(&p);
 }
 
+static void test_disconnect(void **state)
+{
+    pair p;
+    int result = 0;
+    shoal_stats st;
+
+    (void)state;
+    pair_up(&p);
+    assert_int_equal(shoal_ping(p.a, p.b_addr, 5000, on_pong, &result), 0);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &result, 5000));
+    assert_int_equal(shoal_disconnect(p.a, shoal_node_peer_id(p.b)), 0);
+    shoal_node_stats(p.a, &st);
+    assert_int_equal(st.connections, 0);
+    assert_int_equal(shoal_disconnect(p.a, shoal_node_peer_id(p.b)),
+                     SHOAL_ENOENT);
+    assert_int_equal(shoal_disconnect(p.a, "not-a-peer-id"), SHOAL_EINVAL);
+    /* and the next request dials again */
+    result = 0;
+    assert_int_equal(shoal_ping(p.a, p.b_addr, 5000, on_pong, &result), 0);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &result, 5000));
+    assert_int_equal(result, 1);
+    pair_down(&p);
+}
+
 /* More connections than the high watermark: idle ones are closed down to
  * the low watermark, and the node goes on serving. */
 static void test_watermarks(void **state)
@@ -538,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_ip6_and_dns),
         cmocka_unit_test(test_dns4),
         cmocka_unit_test(test_simultaneous_dial),
+        cmocka_unit_test(test_disconnect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
