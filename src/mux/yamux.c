@@ -730,6 +730,8 @@ static shoal_yamux_stream *accept_stream(shoal_yamux *m, uint32_t id)
     if (m->local_go_away || m->nstreams >= m->cfg.max_streams ||
         m->cb.stream == NULL) {
         send_provoked(m, SHOAL_YAMUX_WINDOW_UPDATE, SHOAL_YAMUX_RST, id, 0);
+        if (m->cb.refused != NULL && m->nstreams >= m->cfg.max_streams)
+            m->cb.refused(m, id, m->user);
         return NULL;
     }
     st = stream_new(m, id, 0);

@@ -133,6 +133,9 @@ typedef struct shoal_yamux_callbacks {
     /* The remote sent Go Away with code: it opens no more streams and we
      * may not open any; existing streams go on. */
     void (*go_away)(shoal_yamux *mux, uint32_t code, void *user);
+    /* The remote opened stream id past max_streams: it was refused (RST).
+     * For logging; nothing is to be done. */
+    void (*refused)(shoal_yamux *mux, uint32_t id, void *user);
 } shoal_yamux_callbacks;
 
 /* Creates a session. cfg and cb are copied; NULL cfg: the defaults of a

@@ -179,7 +179,24 @@ static void on_closed(shoal_yamux_stream *ys, int status, void *user)
     stream_free(s);
 }
 
+/* A stream over the limit: logged once per connection at warn level (a
+ * flood must not flood the log too), then at debug. */
+static void on_refused(shoal_yamux *mux, uint32_t id, void *user)
+{
+    shoal_session *sess = user;
+    int level = sess->streams_refused++ == 0 ? SHOAL_LOG_WARN
+                                             : SHOAL_LOG_DEBUG;
+
+    (void)mux;
+    SHOAL_LOG(&sess->node->log, level,
+              "stream_refused peer=%s addr=%s stream=%u reason=max_streams "
+              "limit=%zu",
+              sess->remote_id, sess->remote_addr, (unsigned)id,
+              sess->node->cfg.max_streams);
+}
+
 const shoal_yamux_callbacks shoal_stream_yamux_cbs = {
+    .refused = on_refused,
     .stream = on_stream,
     .data = on_data,
     .fin = on_fin,

@@ -407,7 +407,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const shoal_yamux_callbacks cb = {
         on_stream, on_data, on_fin, on_writable, NULL, on_closed, on_pong,
-        on_go_away,
+        on_go_away, NULL,
     };
     run *r;
     const uint8_t *sizes, *in;

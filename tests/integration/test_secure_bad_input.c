@@ -1133,6 +1133,9 @@ static void test_stream_flood(void **state)
             ;
     }
     assert_int_equal(a->rst_total, rst_before + extra);
+    /* logged, once: a flood does not flood the log */
+    expect_log2(v, "stream_refused", "reason=max_streams", 1);
+    assert_int_equal(count_log2(v, "warn stream_refused", NULL), 1);
 
     /* and during all that, the connection lives and others are served */
     atk_echo(a, 1, 5000);

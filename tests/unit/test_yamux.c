@@ -46,7 +46,7 @@ typedef struct side {
     int free_in_closed;     /* closed() frees the session */
     rec *recs[MAXREC];
     size_t nrecs;
-    int pongs, go_aways, closed_count;
+    int pongs, go_aways, closed_count, refused;
     uint64_t rtt;
     uint32_t go_away_code;
     char log[8192];         /* events in order, data coalesced */
@@ -206,9 +206,16 @@ static void cb_go_away(shoal_yamux *mux, uint32_t code, void *user)
     sd->go_away_code = code;
 }
 
+static void cb_refused(shoal_yamux *mux, uint32_t id, void *user)
+{
+    (void)mux;
+    (void)id;
+    ((side *)user)->refused++;
+}
+
 static const shoal_yamux_callbacks callbacks = {
     cb_stream, cb_data, cb_fin, cb_writable, cb_acked, cb_closed, cb_pong,
-    cb_go_away,
+    cb_go_away, cb_refused,
 };
 
 static void side_init(side *sd, const shoal_yamux_config *cfg)
@@ -955,6 +962,7 @@ static void test_stream_limit(void **state)
     pump(&p);
     assert_int_equal(p.s.nrecs, 4);
     assert_int_equal(p.to_c.nrst, 2);
+    assert_int_equal(p.s.refused, 2); /* told, for the log */
     assert_int_equal(p.c.recs[4]->status, SHOAL_ECONNRESET);
     assert_int_equal(p.c.recs[5]->status, SHOAL_ECONNRESET);
     assert_int_equal(p.c.recs[0]->closed, 0);
