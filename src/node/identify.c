@@ -38,14 +38,12 @@ static void close_on_eof(shoal_stream *s, void *user)
     shoal_stream_close(s);
 }
 
-/* Writes the message, and closes once the dialer has closed its side: js
- * cannot take a FIN that arrives before it has finished agreeing on the
- * protocol (it puts the bytes after the agreement back on the stream, and a
- * closed stream refuses them). */
-static void on_identify_stream(shoal_stream *s, void *user)
+/* Our Identify message, varint-length-prefixed, for a peer that sees us
+ * from observed (a multiaddr, or ""). Returns a malloc()ed buffer, or NULL
+ * when out of memory. */
+static uint8_t *identify_message(shoal_node *node, const char *observed_text,
+                                 size_t *out_len)
 {
-    static const shoal_stream_cbs cbs = {.eof = close_on_eof};
-    shoal_node *node = user;
     shoal_secure *sec = node->secure;
     Shoal__Pb__Identify msg = SHOAL__PB__IDENTIFY__INIT;
     uint8_t key[SHOAL_PUBKEY_PB_MAX], observed[SHOAL_MULTIADDR_MAX];
@@ -69,8 +67,7 @@ static void on_identify_stream(shoal_stream *s, void *user)
     }
     msg.n_listenaddrs = i;
     msg.listenaddrs = addrs;
-    n = shoal_multiaddr_parse(shoal_stream_remote_addr(s), observed,
-                              sizeof(observed));
+    n = shoal_multiaddr_parse(observed_text, observed, sizeof(observed));
     if (n > 0) {
         msg.has_observedaddr = 1;
         msg.observedaddr.data = observed;
@@ -81,23 +78,132 @@ static void on_identify_stream(shoal_stream *s, void *user)
 
     len = shoal__pb__identify__get_packed_size(&msg);
     if ((buf = malloc(SHOAL_VARINT_MAX + len)) == NULL)
-        return; /* no callbacks: the stream is reset */
+        return NULL;
     hdr = shoal_varint_encode(len, buf);
     shoal__pb__identify__pack(&msg, buf + hdr);
+    *out_len = hdr + len;
+    return buf;
+}
+
+/* Writes the message, and closes once the dialer has closed its side: js
+ * cannot take a FIN that arrives before it has finished agreeing on the
+ * protocol (it puts the bytes after the agreement back on the stream, and a
+ * closed stream refuses them). */
+static void on_identify_stream(shoal_stream *s, void *user)
+{
+    static const shoal_stream_cbs cbs = {.eof = close_on_eof};
+    size_t len;
+    uint8_t *buf = identify_message(user, shoal_stream_remote_addr(s), &len);
+
+    if (buf == NULL)
+        return; /* no callbacks: the stream is reset */
     shoal_stream_set_cbs(s, &cbs, NULL);
-    if (shoal_stream_write(s, buf, hdr + len) < 0)
+    if (shoal_stream_write(s, buf, len) < 0)
         shoal_stream_reset(s);
     free(buf);
 }
 
-/* A push: read it and let it go (we keep no peer store yet). */
+/* A push from a peer: checked (it must be well formed and, if it names a
+ * key, the peer's own) and logged; we keep no peer store yet. */
+typedef struct push_in {
+    shoal_node *node;
+    shoal_outbuf in;
+} push_in;
+
+static void push_data(shoal_stream *s, const uint8_t *data, size_t len,
+                      void *user)
+{
+    push_in *p = user;
+
+    if (p->in.len + len > IDENTIFY_MAX ||
+        shoal_outbuf_append(&p->in, data, len) < 0)
+        shoal_stream_reset(s);
+}
+
+static void push_eof(shoal_stream *s, void *user)
+{
+    push_in *p = user;
+    shoal_identify_decoded d;
+    shoal_peerid who;
+    int rc = shoal_peerid_parse(shoal_stream_peer(s), &who);
+
+    if (rc == 0)
+        rc = shoal_identify_decode(p->in.data, p->in.len, &who, &d);
+    if (rc == 0) {
+        SHOAL_LOG(&p->node->log, SHOAL_LOG_DEBUG,
+                  "identify_push peer=%s protocols=%zu listen_addrs=%zu",
+                  shoal_stream_peer(s), d.info.nprotocols, d.info.naddrs);
+        shoal_identify_decoded_free(&d);
+    } else {
+        SHOAL_LOG(&p->node->log, SHOAL_LOG_INFO,
+                  "identify_push_bad peer=%s error=\"%s\"",
+                  shoal_stream_peer(s), shoal_strerror(rc));
+    }
+    shoal_stream_close(s);
+}
+
+static void push_closed(shoal_stream *s, int status, void *user)
+{
+    push_in *p = user;
+
+    (void)s;
+    (void)status;
+    shoal_outbuf_free(&p->in);
+    free(p);
+}
+
 static void on_push_stream(shoal_stream *s, void *user)
 {
-    static const shoal_stream_cbs cbs = {0};
+    static const shoal_stream_cbs cbs = {
+        .data = push_data, .eof = push_eof, .closed = push_closed};
+    push_in *p = calloc(1, sizeof(*p));
 
-    (void)user;
+    if (p == NULL)
+        return;
+    p->node = user;
+    shoal_outbuf_init(&p->in);
+    shoal_stream_set_cbs(s, &cbs, p);
+}
+
+/* Pushing ours: one stream per connected peer, the message, then close. */
+static void push_out_open(shoal_stream *s, int status, void *user)
+{
+    static const shoal_stream_cbs cbs = {0};
+    shoal_node *node = user;
+    size_t len;
+    uint8_t *buf;
+
+    if (s == NULL) {
+        SHOAL_LOG(&node->log, SHOAL_LOG_DEBUG, "identify_push_failed error=\"%s\"",
+                  shoal_strerror(status));
+        return;
+    }
     shoal_stream_set_cbs(s, &cbs, NULL);
-    shoal_stream_close(s);
+    buf = identify_message(node, shoal_stream_remote_addr(s), &len);
+    if (buf == NULL || shoal_stream_write(s, buf, len) < 0)
+        shoal_stream_reset(s);
+    else
+        shoal_stream_close(s);
+    free(buf);
+}
+
+void shoal_identify_push_all(shoal_node *node)
+{
+    shoal_secure *sec = node->secure;
+    shoal_link *l;
+
+    if (sec == NULL || node->stopped)
+        return;
+    for (l = sec->sessions.next; l != &sec->sessions; l = l->next) {
+        shoal_session *s = SHOAL_CONTAINER(l, shoal_session, link);
+        char addr[SHOAL_HOST_MAX + SHOAL_PEERID_TEXT_MAX + 48];
+        if (s->state != SESS_OPEN || s->retiring)
+            continue;
+        snprintf(addr, sizeof(addr), "%s/p2p/%s", s->remote_addr,
+                 s->remote_id);
+        shoal_stream_open(node, addr, IDENTIFY_PUSH_PROTOCOL, push_out_open,
+                          node);
+    }
 }
 
 int shoal_identify_serve(shoal_node *node)

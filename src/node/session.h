@@ -146,6 +146,8 @@ int shoal_identify_decode(const uint8_t *buf, size_t len,
                           const shoal_peerid *expect,
                           shoal_identify_decoded *d);
 void shoal_identify_decoded_free(shoal_identify_decoded *d);
+/* Tells every connected peer our protocols changed (/ipfs/id/push/1.0.0). */
+void shoal_identify_push_all(shoal_node *node);
 
 /* msgproto.c: typed messages on streams */
 int shoal_msgproto_serve(shoal_node *node);

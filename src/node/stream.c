@@ -375,7 +375,7 @@ int shoal_protocol_handle(shoal_node *node, const char *protocol_id,
 {
     shoal_secure *sec = node->secure;
     size_t len;
-    int i;
+    int i, added;
 
     if (sec == NULL || protocol_id == NULL ||
         (len = strlen(protocol_id)) == 0 || len > SHOAL_MSS_PROTO_MAX)
@@ -389,9 +389,11 @@ int shoal_protocol_handle(shoal_node *node, const char *protocol_id,
         sec->protocol_ids[i] = sec->protocol_ids[sec->protocol_count];
         sec->protocol_cbs[i] = sec->protocol_cbs[sec->protocol_count];
         sec->protocol_users[i] = sec->protocol_users[sec->protocol_count];
+        shoal_identify_push_all(node);
         return 0;
     }
-    if (i < 0) {
+    added = i < 0;
+    if (added) {
         if (sec->protocol_count == SHOAL_PROTOCOLS_MAX)
             return SHOAL_EFULL;
         i = (int)sec->protocol_count;
@@ -401,6 +403,8 @@ int shoal_protocol_handle(shoal_node *node, const char *protocol_id,
     }
     sec->protocol_cbs[i] = cb;
     sec->protocol_users[i] = user;
+    if (added)
+        shoal_identify_push_all(node); /* a new one: tell the peers */
     return 0;
 }
 

@@ -503,6 +503,53 @@ static void test_disconnect(void **state)
     pair_down(&p);
 }
 
+/* A protocol added while connected is pushed to the peer (identify push),
+ * which checks the message and logs it. */
+static int push_seen;
+static char push_peer[128];
+static void push_log(int level, const char *line, void *user)
+{
+    (void)level;
+    (void)user;
+    if (strstr(line, "identify_push peer=") != NULL &&
+        strstr(line, push_peer) != NULL)
+        push_seen = 1;
+}
+
+static void test_identify_push(void **state)
+{
+    uv_loop_t loop;
+    shoal_config cfg;
+    shoal_node *a, *b;
+    char addr[512];
+    int result = 0;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    shoal_config_init(&cfg);
+    cfg.handle_signals = 0;
+    cfg.log_level = SHOAL_LOG_DEBUG;
+    cfg.log_cb = push_log;
+    cfg.listen = "127.0.0.1:0";
+    assert_int_equal(shoal_node_new(&a, &loop, &cfg), 0);
+    assert_int_equal(shoal_node_new(&b, &loop, &cfg), 0);
+    snprintf(push_peer, sizeof(push_peer), "%s", shoal_node_peer_id(b));
+    assert_int_equal(shoal_node_addr(b, addr, sizeof(addr)), 0);
+    assert_int_equal(shoal_ping(a, addr, 5000, on_pong, &result), 0);
+    assert_true(itest_run_until(&loop, itest_int_nonzero, &result, 5000));
+    assert_int_equal(result, 1);
+    push_seen = 0;
+    assert_int_equal(
+        shoal_protocol_handle(b, "/new/1.0.0", on_echo_stream, NULL), 0);
+    assert_true(itest_run_until(&loop, itest_int_nonzero, &push_seen, 5000));
+    closed_count = 0;
+    shoal_node_close(a, node_closed, NULL);
+    shoal_node_close(b, node_closed, NULL);
+    assert_true(itest_run_until(&loop, two_closed, NULL, 5000));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* More connections than the high watermark: idle ones are closed down to
  * the low watermark, and the node goes on serving. */
 static void test_watermarks(void **state)
@@ -563,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_dns4),
         cmocka_unit_test(test_simultaneous_dial),
         cmocka_unit_test(test_disconnect),
+        cmocka_unit_test(test_identify_push),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
