@@ -66,6 +66,8 @@ struct shoal_yamux {
 
     out_chunk *out_head, *out_tail;
     size_t out_len;
+    out_chunk *spare;          /* emptied chunks kept for reuse */
+    size_t nspare;
     size_t provoked;           /* provoked bytes possibly still queued */
 
     uint64_t now;
@@ -126,7 +128,57 @@ static void mem_free(shoal_yamux *m, void *p, size_t n)
     }
 }
 
-/* ----------------------------------------------------------------- output */
+/* ----------------------------------------------------------------- output
+ * A queue of 64 KiB chunks. Chunks that empty while data flows are kept
+ * and reused, up to what one full window needs: freeing and allocating
+ * them again at transfer speed makes the allocator hand memory back to the
+ * kernel and fault it in again, which cost more than the copying. So the
+ * queue's peak is held while streams are busy, not more;
+ * shoal_yamux_trim() lets it go once the session is quiet. */
+
+static out_chunk *chunk_get(shoal_yamux *m)
+{
+    out_chunk *c = m->spare;
+
+    if (c != NULL) {
+        m->spare = c->next;
+        m->nspare--;
+    } else if ((c = mem_alloc(m, sizeof(*c))) == NULL) {
+        return NULL;
+    }
+    c->next = NULL;
+    c->head = c->tail = 0;
+    return c;
+}
+
+static void chunk_put(shoal_yamux *m, out_chunk *c)
+{
+    if (m->nspare < m->cfg.max_window / OUT_CHUNK + 2) {
+        c->next = m->spare;
+        m->spare = c;
+        m->nspare++;
+    } else {
+        mem_free(m, c, sizeof(*c));
+    }
+}
+
+void shoal_yamux_trim(shoal_yamux *m)
+{
+    while (m->spare != NULL) {
+        out_chunk *c = m->spare;
+        m->spare = c->next;
+        mem_free(m, c, sizeof(*c));
+    }
+    m->nspare = 0;
+    if (m->out_len == 0)
+        while (m->out_head != NULL) {
+            out_chunk *c = m->out_head;
+            m->out_head = c->next;
+            mem_free(m, c, sizeof(*c));
+        }
+    if (m->out_head == NULL)
+        m->out_tail = NULL;
+}
 
 /* Makes room for n more bytes, so that the out_put() calls that follow
  * cannot fail halfway through a frame. */
@@ -138,11 +190,9 @@ static int out_ensure(shoal_yamux *m, size_t n)
     for (c = m->out_tail; c != NULL; c = c->next)
         room += OUT_CHUNK - c->tail;
     while (room < n) {
-        c = mem_alloc(m, sizeof(*c));
+        c = chunk_get(m);
         if (c == NULL)
             return SHOAL_ENOMEM;
-        c->next = NULL;
-        c->head = c->tail = 0;
         if (m->out_tail == NULL) {
             m->out_head = m->out_tail = c;
         } else {
@@ -176,12 +226,13 @@ static void out_put(shoal_yamux *m, const uint8_t *p, size_t n)
     }
 }
 
+/* Empties the queue; its chunks become spares. */
 static void out_free_all(shoal_yamux *m)
 {
     while (m->out_head != NULL) {
         out_chunk *c = m->out_head;
         m->out_head = c->next;
-        mem_free(m, c, sizeof(*c));
+        chunk_put(m, c);
     }
     m->out_tail = NULL;
     m->out_len = 0;
@@ -245,11 +296,11 @@ void shoal_yamux_output_consume(shoal_yamux *m, size_t n)
             if (m->out_tail == c)
                 m->out_tail = c->next;
             m->out_head = c->next;
-            mem_free(m, c, sizeof(*c));
+            chunk_put(m, c);
         }
     }
     if (m->out_len == 0)
-        out_free_all(m); /* an idle session holds no output memory */
+        out_free_all(m);
     if (m->provoked > m->out_len)
         m->provoked = m->out_len;
 }
@@ -469,6 +520,7 @@ static void destroy(shoal_yamux *m)
         stream_destroy(m, st);
     }
     out_free_all(m);
+    shoal_yamux_trim(m);
     mem_free(m, m->buckets, ((size_t)1 << m->hbits) * sizeof(*m->buckets));
     free(m);
 }
@@ -652,8 +704,8 @@ static int flush(shoal_yamux *m, shoal_yamux_stream *st)
         st->fin_pending = 0;
         st->local_fin = 1;
     }
-    if (st->pend_len == 0)
-        pend_release(m, st);
+    /* An emptied buffer stays with the stream until it ends: releasing it
+     * at each drain would allocate it again at transfer speed. */
     maybe_finish(m, st);
     return 0;
 }
@@ -671,7 +723,8 @@ static int window_update(shoal_yamux *m, shoal_yamux_stream *st)
         return 0;
     if (update && m->rtt >= 0 && st->window_max < m->cfg.max_window &&
         m->now >= st->last_update &&
-        m->now - st->last_update < 2 * (uint64_t)m->rtt) {
+        /* a loopback or LAN round trip measures 0 ms: count it as 1 */
+        m->now - st->last_update < 2 * (uint64_t)(m->rtt > 0 ? m->rtt : 1)) {
         uint64_t budget = m->cfg.window_budget > m->window_extra
                               ? m->cfg.window_budget - m->window_extra
                               : 0;

@@ -170,6 +170,10 @@ int shoal_yamux_tick(shoal_yamux *mux, uint64_t now_ms);
  * never. Equal to the last time given when something is due at once. */
 uint64_t shoal_yamux_next_tick(const shoal_yamux *mux);
 
+/* Frees the output memory kept for reuse while data flowed; call it when
+ * the session goes quiet (no streams), so an idle session holds none. */
+void shoal_yamux_trim(shoal_yamux *mux);
+
 /* Bytes waiting to be sent. */
 size_t shoal_yamux_output_pending(const shoal_yamux *mux);
 /* Points *data at the first contiguous run of output and returns its length

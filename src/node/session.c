@@ -11,8 +11,12 @@
 #include "node/session.h"
 
 /* Output handed to the socket before we stop draining yamux: the rest
- * waits in the streams, which then push back on their writers. */
+ * waits in the session, which then pushes back on the streams' writers. */
 #define SESS_INFLIGHT_MAX (4u * 1024 * 1024)
+/* Ciphertext per uv_write: big enough for few system calls, small enough
+ * that one buffer, reused while a transfer lasts, stays warm in the cache. */
+#define SESS_WRITE_CHUNK (256u * 1024)
+#define SESS_WRITE_BUF (SESS_WRITE_CHUNK + 64 * 1024 + 1024)
 
 static void sess_flush(shoal_session *s);
 static void sess_arm(shoal_session *s);
@@ -66,6 +70,8 @@ void shoal_session_close(shoal_session *s, int status, const char *reason)
     shoal_outbuf_free(&s->wire);
     shoal_outbuf_free(&s->plain);
     shoal_outbuf_free(&s->mss_out);
+    free(s->spare);
+    s->spare = NULL;
     uv_close((uv_handle_t *)&s->timer, sess_handle_closed);
     uv_close((uv_handle_t *)&s->tcp, sess_handle_closed);
 }
@@ -104,7 +110,7 @@ typedef struct sess_write {
     uv_write_t req;
     shoal_session *sess;
     uint8_t *data;
-    size_t len;
+    size_t len, cap;
 } sess_write;
 
 static void sess_on_written(uv_write_t *req, int status)
@@ -113,7 +119,13 @@ static void sess_on_written(uv_write_t *req, int status)
     shoal_session *s = w->sess;
 
     s->inflight -= w->len;
-    free(w->data);
+    /* While a transfer goes on, its buffer is kept for the next write
+     * (fresh memory costs page faults); an idle session keeps none. */
+    if (!s->closing && s->spare == NULL && w->cap == SESS_WRITE_BUF &&
+        s->mux != NULL && shoal_yamux_output_pending(s->mux) > 0)
+        s->spare = w->data;
+    else
+        free(w->data);
     free(w);
     if (s->closing)
         return;
@@ -138,39 +150,22 @@ static int sess_seal_mss(shoal_session *s)
     return rc;
 }
 
-/* Moves yamux output through Noise to the socket, as far as the in-flight
- * limit allows. */
-static void sess_flush(shoal_session *s)
+/* Hands the wire buffer to the socket. Returns 0 or an error (the session
+ * is closed then). */
+static int sess_write_wire(shoal_session *s)
 {
-    sess_write *w;
+    sess_write *w = malloc(sizeof(*w));
     uv_buf_t buf;
     int rc;
 
-    if (s->closing)
-        return;
-    if (s->state == SESS_OPEN) {
-        const uint8_t *p;
-        size_t n;
-        while (s->inflight + s->wire.len < SESS_INFLIGHT_MAX &&
-               (n = shoal_yamux_output_peek(s->mux, &p)) > 0) {
-            if ((rc = shoal_noise_encrypt(s->noise, p, n, &s->wire)) < 0) {
-                shoal_session_close(s, rc, "encrypt_failed");
-                return;
-            }
-            shoal_yamux_output_consume(s->mux, n);
-        }
-    }
-    if (s->wire.len == 0) {
-        sess_arm(s);
-        return;
-    }
-    if ((w = malloc(sizeof(*w))) == NULL) {
+    if (w == NULL) {
         shoal_session_close(s, SHOAL_ENOMEM, "out_of_memory");
-        return;
+        return SHOAL_ENOMEM;
     }
     w->sess = s;
     w->data = s->wire.data; /* the buffer moves to the write */
     w->len = s->wire.len;
+    w->cap = s->wire.cap;
     w->req.data = w;
     shoal_outbuf_init(&s->wire);
     buf.base = (char *)w->data;
@@ -182,7 +177,47 @@ static void sess_flush(shoal_session *s)
         free(w->data);
         free(w);
         shoal_session_close(s, rc, "write_failed");
-        return;
+    }
+    return rc;
+}
+
+/* Moves yamux output through Noise to the socket, a chunk per write, as far
+ * as the in-flight limit allows. */
+static void sess_flush(shoal_session *s)
+{
+    int rc;
+
+    while (!s->closing) {
+        if (s->state == SESS_OPEN) {
+            const uint8_t *p;
+            size_t n, pending = shoal_yamux_output_pending(s->mux);
+            /* a bulk transfer: one buffer of the final size, reused */
+            if (pending >= SESS_WRITE_CHUNK && s->wire.data == NULL) {
+                s->wire.data = s->spare ? s->spare : malloc(SESS_WRITE_BUF);
+                s->spare = NULL;
+                if (s->wire.data == NULL) {
+                    shoal_session_close(s, SHOAL_ENOMEM, "out_of_memory");
+                    return;
+                }
+                s->wire.cap = SESS_WRITE_BUF;
+            }
+            while (s->wire.len < SESS_WRITE_CHUNK &&
+                   s->inflight + s->wire.len < SESS_INFLIGHT_MAX &&
+                   (n = shoal_yamux_output_peek(s->mux, &p)) > 0) {
+                if (n > SESS_WRITE_CHUNK - s->wire.len)
+                    n = SESS_WRITE_CHUNK - s->wire.len;
+                if ((rc = shoal_noise_encrypt(s->noise, p, n, &s->wire)) <
+                    0) {
+                    shoal_session_close(s, rc, "encrypt_failed");
+                    return;
+                }
+                shoal_yamux_output_consume(s->mux, n);
+            }
+        }
+        if (s->wire.len == 0 || sess_write_wire(s) < 0)
+            break;
+        if (s->state != SESS_OPEN || s->inflight >= SESS_INFLIGHT_MAX)
+            break;
     }
     sess_arm(s);
 }
@@ -339,10 +374,14 @@ static int sess_plain(shoal_session *s)
     }
     if (!s->closing) {
         shoal_outbuf_consume(&s->plain, off);
-        if (s->plain.len == 0)
-            shoal_outbuf_free(&s->plain); /* idle sessions hold no buffers */
-        if (s->mux != NULL && shoal_yamux_stream_count(s->mux) == 0)
+        /* a quiet session holds no buffers; a busy one reuses them */
+        if (s->mux == NULL || shoal_yamux_stream_count(s->mux) == 0) {
+            if (s->plain.len == 0)
+                shoal_outbuf_free(&s->plain);
             shoal_noise_trim(s->noise);
+            if (s->mux != NULL)
+                shoal_yamux_trim(s->mux);
+        }
     }
     return 0;
 }

@@ -61,6 +61,7 @@ typedef struct shoal_session {
     shoal_outbuf plain;         /* decrypted input not yet used */
     shoal_outbuf mss_out;       /* negotiation output, before encryption */
     size_t inflight;            /* bytes handed to uv_write */
+    uint8_t *spare;             /* a write buffer kept while output flows */
 
     int has_expected;
     shoal_peerid expected;
