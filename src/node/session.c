@@ -122,7 +122,7 @@ static void sess_on_written(uv_write_t *req, int status)
     /* While a transfer goes on, its buffer is kept for the next write
      * (fresh memory costs page faults); an idle session keeps none. */
     if (!s->closing && s->spare == NULL && w->cap == SESS_WRITE_BUF &&
-        s->mux != NULL && shoal_yamux_output_pending(s->mux) > 0)
+        s->mux != NULL && shoal_yamux_stream_count(s->mux) > 0)
         s->spare = w->data;
     else
         free(w->data);
@@ -381,6 +381,8 @@ static int sess_plain(shoal_session *s)
             shoal_noise_trim(s->noise);
             if (s->mux != NULL)
                 shoal_yamux_trim(s->mux);
+            free(s->spare);
+            s->spare = NULL;
         }
     }
     return 0;
