@@ -379,6 +379,19 @@ const char *shoal_stream_remote_addr(const shoal_stream *s);
  * streams end with SHOAL_ECLOSED. Returns SHOAL_ENOENT when there is none. */
 int shoal_disconnect(shoal_node *node, const char *peer_id);
 
+/* Multiaddrs and peer ids, text and binary (network-free, any thread).
+ * A multiaddr: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW..." <-> its binary
+ * form (uvarint code, value)+. A peer id: "12D3KooW..." (base58btc; CIDv1
+ * "bafz..." is accepted too) <-> its binary multihash. The to_bytes
+ * functions return the byte count, the to_text ones the text length;
+ * SHOAL_EBADADDR for malformed input, SHOAL_EINVAL when out is too small. */
+int shoal_multiaddr_to_bytes(const char *text, uint8_t *out, size_t size);
+int shoal_multiaddr_to_text(const uint8_t *bytes, size_t len, char *out,
+                            size_t size);
+int shoal_peer_id_to_bytes(const char *text, uint8_t *out, size_t size);
+int shoal_peer_id_to_text(const uint8_t *bytes, size_t len, char *out,
+                          size_t size);
+
 /* This node's peer id in secure mode ("12D3KooW..."); NULL in classic mode.
  * The node id (shoal_node_id) is the same text. */
 const char *shoal_node_peer_id(const shoal_node *node);

@@ -314,3 +314,16 @@ int shoal_multiaddr_format(const uint8_t *bin, size_t len, char *out,
     memcpy(out, text, n + 1);
     return (int)n;
 }
+
+/* ------------------------------------------------------------ public API */
+
+int shoal_multiaddr_to_bytes(const char *text, uint8_t *out, size_t size)
+{
+    return shoal_multiaddr_parse(text, out, size);
+}
+
+int shoal_multiaddr_to_text(const uint8_t *bytes, size_t len, char *out,
+                            size_t size)
+{
+    return shoal_multiaddr_format(bytes, len, out, size);
+}

@@ -497,3 +497,38 @@ int shoal_peerid_pubkey(const shoal_peerid *id,
                ? SHOAL_EPROTO
                : 0;
 }
+
+/* ------------------------------------------------------------ public API */
+
+int shoal_peer_id_to_bytes(const char *text, uint8_t *out, size_t size)
+{
+    shoal_peerid id;
+
+    if (text == NULL || shoal_peerid_parse(text, &id) < 0)
+        return SHOAL_EBADADDR;
+    if (id.len > size)
+        return SHOAL_EINVAL;
+    memcpy(out, id.bytes, id.len);
+    return (int)id.len;
+}
+
+int shoal_peer_id_to_text(const uint8_t *bytes, size_t len, char *out,
+                          size_t size)
+{
+    shoal_peerid id;
+    char text[SHOAL_PEERID_TEXT_MAX];
+    int n;
+
+    /* only what parses back is a peer id: check by a round trip */
+    if (len == 0 || len > sizeof(id.bytes))
+        return SHOAL_EBADADDR;
+    memcpy(id.bytes, bytes, len);
+    id.len = len;
+    if ((n = shoal_peerid_format(&id, text, sizeof(text))) < 0 ||
+        shoal_peerid_parse(text, &id) < 0 || id.len != len)
+        return SHOAL_EBADADDR;
+    if ((size_t)n >= size)
+        return SHOAL_EINVAL;
+    memcpy(out, text, (size_t)n + 1);
+    return n;
+}
