@@ -15,7 +15,7 @@
  * Usage: secure_vs_js_throughput [MiB] [runs] */
 #include "bench.h"
 
-#define RUNS_DEFAULT 2
+#define RUNS_DEFAULT 3
 #define JS_PERF_TIMEOUT_S 45
 
 static uint64_t size = 1024u * 1024 * 1024;
