@@ -30,7 +30,7 @@
 #define IDENTITY_MAX 42       /* keys up to this size are inlined */
 #define CID_V1 1
 #define CODEC_LIBP2P_KEY 0x72
-#define PRIVKEY_PB_LEN 68     /* 08 01 12 40 + 64 bytes */
+#define PRIVKEY_PB_LEN SHOAL_PRIVKEY_PB_LEN /* 08 01 12 40 + 64 bytes */
 #define KEYFILE_MAX 4096      /* more than this is not a key file */
 
 static int sodium_ready(void)
@@ -112,7 +112,7 @@ int shoal_pubkey_decode(const uint8_t *in, size_t len,
 }
 
 /* The PrivateKey protobuf of a secret key (seed || public key). */
-static size_t privkey_encode(const uint8_t sk[SHOAL_ED25519_SK],
+size_t shoal_identity_encode(const uint8_t sk[SHOAL_ED25519_SK],
                              uint8_t out[PRIVKEY_PB_LEN])
 {
     Shoal__Pb__PrivateKey msg = SHOAL__PB__PRIVATE_KEY__INIT;
@@ -133,7 +133,7 @@ static size_t privkey_encode(const uint8_t sk[SHOAL_ED25519_SK],
 
 /* Reads a PrivateKey protobuf into id; the public half must be the one the
  * seed gives. */
-static int privkey_decode(const uint8_t *in, size_t len, shoal_identity *id)
+int shoal_identity_decode(const uint8_t *in, size_t len, shoal_identity *id)
 {
     Shoal__Pb__PrivateKey *msg;
     uint8_t canon[PRIVKEY_PB_LEN], pk[SHOAL_ED25519_PK], sk[SHOAL_ED25519_SK];
@@ -146,7 +146,7 @@ static int privkey_decode(const uint8_t *in, size_t len, shoal_identity *id)
         return SHOAL_EPROTO;
     if (msg->type == SHOAL__PB__KEY_TYPE__Ed25519 &&
         msg->data.len == SHOAL_ED25519_SK &&
-        privkey_encode(msg->data.data, canon) == len &&
+        shoal_identity_encode(msg->data.data, canon) == len &&
         sodium_memcmp(canon, in, len) == 0) {
         /* the seed is the key; the rest must follow from it */
         crypto_sign_seed_keypair(pk, sk, msg->data.data);
@@ -213,7 +213,7 @@ static int key_file_load(const char *path, shoal_identity *id)
         n += (size_t)got;
     }
     close(fd);
-    rc = n > KEYFILE_MAX ? SHOAL_EPROTO : privkey_decode(buf, n, id);
+    rc = n > KEYFILE_MAX ? SHOAL_EPROTO : shoal_identity_decode(buf, n, id);
     sodium_memzero(buf, n);
     return rc;
 }
@@ -274,7 +274,7 @@ static int key_file_create(const char *path, shoal_identity *id)
         return SHOAL_ENOMEM;
     if ((rc = shoal_identity_generate(id)) < 0)
         goto out;
-    if (privkey_encode(id->sk, pb) != sizeof(pb)) {
+    if (shoal_identity_encode(id->sk, pb) != sizeof(pb)) {
         rc = SHOAL_EPROTO;
         goto out;
     }

@@ -39,6 +39,15 @@ int shoal_identity_generate(shoal_identity *id);
  * 64-byte secret key), as other libp2p programs write it. */
 int shoal_identity_load_or_create(const char *path, shoal_identity *id);
 
+/* A key file's contents: the libp2p PrivateKey protobuf of id's secret key
+ * (SHOAL_PRIVKEY_PB_LEN bytes), and back. decode takes only that exact,
+ * canonical encoding of an Ed25519 key whose public half follows from its
+ * seed; anything else is SHOAL_EPROTO. */
+#define SHOAL_PRIVKEY_PB_LEN 68
+size_t shoal_identity_encode(const uint8_t sk[SHOAL_ED25519_SK],
+                             uint8_t out[SHOAL_PRIVKEY_PB_LEN]);
+int shoal_identity_decode(const uint8_t *in, size_t len, shoal_identity *id);
+
 /* Signs msg with the identity's key; sig gets SHOAL_ED25519_SIG bytes. */
 void shoal_identity_sign(const shoal_identity *id, const uint8_t *msg,
                          size_t len, uint8_t sig[SHOAL_ED25519_SIG]);
