@@ -127,6 +127,13 @@ int shoal_frame_reader_feed(shoal_frame_reader *r, const uint8_t *data,
     return rc;
 }
 
+void shoal_frame_reader_msg(const shoal_frame_reader *r, shoal_msg *out)
+{
+    memcpy(out->type, r->type, sizeof(out->type));
+    out->data = r->payload != NULL ? r->payload : (const uint8_t *)"";
+    out->len = r->len;
+}
+
 void shoal_frame_reader_next(shoal_frame_reader *r)
 {
     if (r->cap > FRAME_FIRST_ALLOC)

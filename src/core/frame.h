@@ -47,6 +47,11 @@ size_t shoal_frame_reader_growth(const shoal_frame_reader *r);
 int shoal_frame_reader_feed(shoal_frame_reader *r, const uint8_t *data,
                             size_t len, size_t *used);
 
+/* The complete message as a shoal_msg, borrowing the reader's payload (an
+ * empty one points at ""). */
+struct shoal_msg;
+void shoal_frame_reader_msg(const shoal_frame_reader *r, struct shoal_msg *out);
+
 /* After a complete message: forget it and get ready for the next one.
  * A small buffer is kept for reuse, a large one freed. */
 void shoal_frame_reader_next(shoal_frame_reader *r);

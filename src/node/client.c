@@ -80,10 +80,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     if (rc == 1) {
         shoal_msg msg;
-        memcpy(msg.type, c->reader.type, sizeof(msg.type));
-        msg.data = c->reader.payload ? c->reader.payload
-                                     : (const uint8_t *)"";
-        msg.len = c->reader.len;
+        shoal_frame_reader_msg(&c->reader, &msg);
         if (o->on_reply != NULL)
             o->on_reply(&msg, o->user);
         if (!c->closing)

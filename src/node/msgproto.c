@@ -123,9 +123,7 @@ static void serve_dispatch(shoal_msgserve *ms)
     req->node = node;
     req->ms = ms;
     ms->req = req;
-    memcpy(msg.type, ms->reader.type, sizeof(msg.type));
-    msg.data = ms->reader.payload ? ms->reader.payload : (const uint8_t *)"";
-    msg.len = ms->reader.len;
+    shoal_frame_reader_msg(&ms->reader, &msg);
     shoal_req_run(req, h, &msg);
     shoal_frame_reader_free(&ms->reader); /* the payload was the handler's */
 }
@@ -301,10 +299,7 @@ static void call_data(shoal_stream *s, const uint8_t *data, size_t len,
         }
         if (rc == 1) {
             shoal_msg msg;
-            memcpy(msg.type, c->reader.type, sizeof(msg.type));
-            msg.data = c->reader.payload ? c->reader.payload
-                                         : (const uint8_t *)"";
-            msg.len = c->reader.len;
+            shoal_frame_reader_msg(&c->reader, &msg);
             if (c->on_reply != NULL)
                 c->on_reply(&msg, c->user);
             shoal_frame_reader_next(&c->reader);

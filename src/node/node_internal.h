@@ -163,6 +163,9 @@ void shoal_conn_next_message(shoal_conn *c);
 void shoal_sockaddr_format(const struct sockaddr *sa, char *out, size_t size);
 
 /* server.c */
+/* Over the connection limit: accepts the connection and closes it at once
+ * (so the backlog does not fill), counted and logged. Both wires use it. */
+void shoal_reject_connection(shoal_node *node, uv_stream_t *listener);
 /* Runs handler h for req (classic or secure alike), and finishes req when
  * the handler returns unless it was held. */
 void shoal_req_run(shoal_req *req, const shoal_handler *h,

@@ -14,7 +14,7 @@ static void on_rejected_closed(uv_handle_t *h)
 
 /* Over the connection limit: accept and close at once, so the backlog does
  * not fill with connections nobody will serve. */
-static void reject(shoal_node *node, uv_stream_t *listener)
+void shoal_reject_connection(shoal_node *node, uv_stream_t *listener)
 {
     uv_tcp_t *tcp = malloc(sizeof(*tcp));
 
@@ -71,12 +71,10 @@ static void dispatch(shoal_conn *c)
     req->conn = c;
     req->node = node;
     c->req = req;
-    memcpy(msg.type, c->reader.type, sizeof(msg.type));
+    shoal_frame_reader_msg(&c->reader, &msg);
     /* The payload is ours until the handler returns, even if the connection
      * closes under it (a failed reply, say). */
     payload = shoal_conn_release_input(c, 1);
-    msg.data = payload ? payload : (const uint8_t *)"";
-    msg.len = c->reader.len;
     node->stats.requests_served++;
     shoal_req_run(req, h, &msg);
     free(payload);
@@ -141,13 +139,13 @@ void shoal_server_on_connection(uv_stream_t *listener, int status)
         return;
     }
     if (node->stats.connections >= node->cfg.max_connections) {
-        reject(node, listener);
+        shoal_reject_connection(node, listener);
         return;
     }
     c = calloc(1, sizeof(*c));
     if (c == NULL || shoal_conn_init(node, c) < 0) {
         free(c);
-        reject(node, listener);
+        shoal_reject_connection(node, listener);
         return;
     }
     node->stats.inbound++;

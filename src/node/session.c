@@ -43,6 +43,7 @@ void shoal_session_close(shoal_session *s, int status, const char *reason)
         return;
     s->closing = 1;
     shoal_link_del(&s->link);
+    node->secure->nsessions--;
     if (s->counted) {
         node->stats.connections--;
         if (!s->outbound)
@@ -97,6 +98,7 @@ static shoal_session *sess_new(shoal_node *node, int outbound)
     shoal_outbuf_init(&s->plain);
     shoal_outbuf_init(&s->mss_out);
     shoal_link_add(&node->secure->sessions, &s->link);
+    node->secure->nsessions++;
     node->stats.connections++;
     if (!outbound)
         node->stats.inbound++;
@@ -281,11 +283,8 @@ static int sess_start_muxing(shoal_session *s)
 static void sess_trim(shoal_node *node, shoal_session *fresh)
 {
     shoal_link *l, *next;
-    size_t open = 0;
+    size_t open = node->secure->nsessions;
 
-    for (l = node->secure->sessions.next; l != &node->secure->sessions;
-         l = l->next)
-        open++;
     if (open <= node->cfg.conn_high_water)
         return;
     for (l = node->secure->sessions.next;
@@ -778,17 +777,7 @@ void shoal_secure_on_connection(uv_stream_t *listener, int status)
     if (status < 0)
         return;
     if (node->stats.connections >= node->cfg.max_connections) {
-        uv_tcp_t *tcp = malloc(sizeof(*tcp));
-        node->stats.rejected++;
-        if (tcp != NULL && uv_tcp_init(node->loop, tcp) == 0) {
-            uv_accept(listener, (uv_stream_t *)tcp);
-            SHOAL_LOG(&node->log, SHOAL_LOG_WARN,
-                      "conn_reject reason=max_connections limit=%zu",
-                      node->cfg.max_connections);
-            uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
-        } else {
-            free(tcp);
-        }
+        shoal_reject_connection(node, listener);
         return;
     }
     if ((s = sess_new(node, 0)) == NULL)

@@ -95,6 +95,7 @@ struct shoal_secure {
     shoal_peerid peerid;
     char peer_id[SHOAL_PEERID_TEXT_MAX];
     shoal_link sessions;
+    size_t nsessions;           /* in sessions */
     char *protocol_ids[SHOAL_PROTOCOLS_MAX];
     shoal_protocol_cb protocol_cbs[SHOAL_PROTOCOLS_MAX];
     void *protocol_users[SHOAL_PROTOCOLS_MAX];

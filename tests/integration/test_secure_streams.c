@@ -550,6 +550,104 @@ static void test_identify_push(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Raw bytes on a protocol's stream: write them, close our side, and record
+ * what came back and how the stream ended. */
+typedef struct raw_call {
+    const uint8_t *bytes;
+    size_t len;
+    size_t got;
+    int done, status, open_status;
+} raw_call;
+
+static void raw_data(shoal_stream *s, const uint8_t *data, size_t len,
+                     void *user)
+{
+    (void)s;
+    (void)data;
+    ((raw_call *)user)->got += len;
+}
+
+static void raw_closed(shoal_stream *s, int status, void *user)
+{
+    raw_call *r = user;
+
+    (void)s;
+    r->status = status;
+    r->done = 1;
+}
+
+static void raw_open(shoal_stream *s, int status, void *user)
+{
+    static const shoal_stream_cbs cbs = {.data = raw_data,
+                                         .closed = raw_closed};
+    raw_call *r = user;
+
+    r->open_status = status;
+    if (s == NULL) {
+        r->done = 1;
+        return;
+    }
+    shoal_stream_set_cbs(s, &cbs, r);
+    if (r->len)
+        assert_int_equal(shoal_stream_write(s, r->bytes, r->len), 0);
+    shoal_stream_close(s);
+}
+
+static int raw_done(void *arg)
+{
+    return ((raw_call *)arg)->done;
+}
+
+static void raw_send(pair *p, const char *protocol, const void *bytes,
+                     size_t len, raw_call *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->bytes = bytes;
+    r->len = len;
+    assert_int_equal(shoal_stream_open(p->a, p->b_addr, protocol, raw_open, r),
+                     0);
+    assert_true(itest_run_until(&p->loop, raw_done, r, 5000));
+    assert_int_equal(r->open_status, 0);
+}
+
+/* Bad input on the typed-message and perf streams: each stream is reset,
+ * nothing is answered, and the node goes on serving. */
+static void test_bad_stream_input(void **state)
+{
+    static const uint8_t huge[8] = {'E', 'C', 'H', 'O', 0xff, 0xff, 0xff,
+                                    0xff};
+    static const uint8_t cut[10] = {'E', 'C', 'H', 'O', 0, 0, 0, 9, 'a', 'b'};
+    pair p;
+    raw_call r;
+    itest_call c;
+
+    (void)state;
+    pair_up(&p);
+    shoal_handle(p.b, "ECHO", on_echo_msg, NULL);
+    assert_int_equal(shoal_perf_serve(p.b), 0);
+    /* a header announcing 4 GiB: refused before any payload */
+    raw_send(&p, "/shoal/msg/1.0.0", huge, sizeof(huge), &r);
+    assert_int_not_equal(r.status, 0);
+    assert_int_equal(r.got, 0);
+    /* a message cut short by the end of the stream */
+    raw_send(&p, "/shoal/msg/1.0.0", cut, sizeof(cut), &r);
+    assert_int_not_equal(r.status, 0);
+    assert_int_equal(r.got, 0);
+    /* half a perf header, then the end */
+    raw_send(&p, "/perf/1.0.0", "abc", 3, &r);
+    assert_int_not_equal(r.status, 0);
+    assert_int_equal(r.got, 0);
+    /* and a well-formed request on the same connection still works */
+    itest_call_init(&c);
+    assert_int_equal(shoal_request(p.a, p.b_addr, "ECHO", "ok", 2, 5000,
+                                   itest_on_reply, itest_on_end, &c), 0);
+    assert_true(itest_run_until(&p.loop, itest_call_ended, &c, 5000));
+    assert_int_equal(c.status, 0);
+    assert_true(itest_reply_is(&c, 0, "REPL", "ok"));
+    itest_call_free(&c);
+    pair_down(&p);
+}
+
 /* More connections than the high watermark: idle ones are closed down to
  * the low watermark, and the node goes on serving. */
 static void test_watermarks(void **state)
@@ -611,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_simultaneous_dial),
         cmocka_unit_test(test_disconnect),
         cmocka_unit_test(test_identify_push),
+        cmocka_unit_test(test_bad_stream_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
