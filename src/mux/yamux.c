@@ -4,15 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Output is a list of fixed chunks; a frame may straddle two. */
-#define OUT_CHUNK (64 * 1024)
+/* Output is a list of chunks of cfg.out_chunk bytes; a frame may straddle
+ * two. */
 #define PEND_MIN 4096
 #define HASH_BITS_MIN 4
 
 typedef struct out_chunk {
     struct out_chunk *next;
     size_t head, tail;
-    uint8_t data[OUT_CHUNK];
+    uint8_t data[];
 } out_chunk;
 
 struct shoal_yamux_stream {
@@ -129,7 +129,7 @@ static void mem_free(shoal_yamux *m, void *p, size_t n)
 }
 
 /* ----------------------------------------------------------------- output
- * A queue of 64 KiB chunks. Chunks that empty while data flows are kept
+ * A queue of chunks (cfg.out_chunk bytes each). Chunks that empty while data flows are kept
  * and reused, up to what one full window needs: freeing and allocating
  * them again at transfer speed makes the allocator hand memory back to the
  * kernel and fault it in again, which cost more than the copying. So the
@@ -143,7 +143,7 @@ static out_chunk *chunk_get(shoal_yamux *m)
     if (c != NULL) {
         m->spare = c->next;
         m->nspare--;
-    } else if ((c = mem_alloc(m, sizeof(*c))) == NULL) {
+    } else if ((c = mem_alloc(m, sizeof(*c) + m->cfg.out_chunk)) == NULL) {
         return NULL;
     }
     c->next = NULL;
@@ -153,12 +153,12 @@ static out_chunk *chunk_get(shoal_yamux *m)
 
 static void chunk_put(shoal_yamux *m, out_chunk *c)
 {
-    if (m->nspare < m->cfg.max_window / OUT_CHUNK + 2) {
+    if (m->nspare < m->cfg.max_window / m->cfg.out_chunk + 2) {
         c->next = m->spare;
         m->spare = c;
         m->nspare++;
     } else {
-        mem_free(m, c, sizeof(*c));
+        mem_free(m, c, sizeof(*c) + m->cfg.out_chunk);
     }
 }
 
@@ -167,14 +167,14 @@ void shoal_yamux_trim(shoal_yamux *m)
     while (m->spare != NULL) {
         out_chunk *c = m->spare;
         m->spare = c->next;
-        mem_free(m, c, sizeof(*c));
+        mem_free(m, c, sizeof(*c) + m->cfg.out_chunk);
     }
     m->nspare = 0;
     if (m->out_len == 0)
         while (m->out_head != NULL) {
             out_chunk *c = m->out_head;
             m->out_head = c->next;
-            mem_free(m, c, sizeof(*c));
+            mem_free(m, c, sizeof(*c) + m->cfg.out_chunk);
         }
     if (m->out_head == NULL)
         m->out_tail = NULL;
@@ -188,7 +188,7 @@ static int out_ensure(shoal_yamux *m, size_t n)
     out_chunk *c;
 
     for (c = m->out_tail; c != NULL; c = c->next)
-        room += OUT_CHUNK - c->tail;
+        room += m->cfg.out_chunk - c->tail;
     while (room < n) {
         c = chunk_get(m);
         if (c == NULL)
@@ -201,7 +201,7 @@ static int out_ensure(shoal_yamux *m, size_t n)
                 last = last->next;
             last->next = c;
         }
-        room += OUT_CHUNK;
+        room += m->cfg.out_chunk;
     }
     return 0;
 }
@@ -213,10 +213,10 @@ static void out_put(shoal_yamux *m, const uint8_t *p, size_t n)
     while (n > 0) {
         out_chunk *c = m->out_tail;
         size_t k;
-        if (c->tail == OUT_CHUNK) {
+        if (c->tail == m->cfg.out_chunk) {
             c = m->out_tail = c->next;
         }
-        k = OUT_CHUNK - c->tail;
+        k = m->cfg.out_chunk - c->tail;
         if (k > n)
             k = n;
         memcpy(c->data + c->tail, p, k);
@@ -540,6 +540,7 @@ void shoal_yamux_config_init(shoal_yamux_config *cfg, int client)
     cfg->keepalive_ms = 30000;
     cfg->ping_timeout_ms = 10000;
     cfg->max_provoked = 64u * 1024;
+    cfg->out_chunk = 64u * 1024;
 }
 
 int shoal_yamux_new(shoal_yamux **out, const shoal_yamux_config *cfg,
@@ -554,7 +555,8 @@ int shoal_yamux_new(shoal_yamux **out, const shoal_yamux_config *cfg,
     if (cfg != NULL &&
         (cfg->max_window < SHOAL_YAMUX_INITIAL_WINDOW ||
          cfg->max_frame == 0 || cfg->max_streams == 0 ||
-         cfg->max_unacked == 0))
+         cfg->max_unacked == 0 || cfg->out_chunk < 4096 ||
+         cfg->out_chunk > 1024 * 1024))
         return SHOAL_EINVAL;
     m = calloc(1, sizeof(*m));
     if (m == NULL)

@@ -90,12 +90,19 @@ typedef struct shoal_yamux_config {
     size_t max_provoked;      /* answers the remote provokes (ping ACKs,
                                * RSTs) queued while the output is not
                                * drained; beyond it they are dropped */
+    size_t out_chunk;         /* the output queue grows in chunks of this
+                               * many bytes, and shoal_yamux_output_peek()
+                               * returns at most one chunk: a transport
+                               * that seals messages of at most N bytes sets
+                               * N, so that each chunk is one message;
+                               * 4 KiB .. 1 MiB */
 } shoal_yamux_config;
 
 /* Fills cfg with the defaults: 16 MiB max_window, 64 MiB window_budget,
  * 65524-byte max_frame (a whole frame is 64 KiB, as js-libp2p sends them),
  * 1024 max_streams, 256 max_unacked, 256 KiB max_write_buffer, 30 s
- * keep-alive, 10 s ping timeout, 64 KiB max_provoked; client as given. */
+ * keep-alive, 10 s ping timeout, 64 KiB max_provoked, 64 KiB out_chunk;
+ * client as given. */
 void shoal_yamux_config_init(shoal_yamux_config *cfg, int client);
 
 /* What the session tells the application. Every member may be NULL; user is

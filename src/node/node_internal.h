@@ -128,7 +128,10 @@ struct shoal_node {
 
     uint8_t scratch[4096];  /* where unwanted bytes are read to */
     shoal_secure *secure;   /* NULL for a classic node */
-    uint8_t secure_read[64 * 1024]; /* every secure read lands here first */
+    /* Every secure read lands here first: room for several whole Noise
+     * frames, so that most are decrypted where they lie rather than
+     * gathered (a 64 KiB read would split nearly every 64 KiB frame). */
+    uint8_t secure_read[256 * 1024];
 };
 
 void shoal_link_init(shoal_link *head);

@@ -311,6 +311,7 @@ static int sess_start_yamux(shoal_session *s)
     shoal_yamux_config_init(&ycfg, s->outbound);
     ycfg.max_streams = (uint32_t)s->node->cfg.max_streams;
     ycfg.max_write_buffer = s->node->cfg.max_stream_buffer;
+    ycfg.out_chunk = SHOAL_NOISE_PLAINTEXT_MAX; /* one chunk, one frame */
     if ((rc = shoal_yamux_new(&s->mux, &ycfg, &shoal_stream_yamux_cbs, s)) < 0)
         return rc;
     shoal_yamux_tick(s->mux, uv_now(s->node->loop));

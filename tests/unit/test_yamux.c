@@ -1458,6 +1458,10 @@ static void test_thousand_streams(void **state)
     scb.closed = sim_s_closed;
     shoal_yamux_config_init(&cc, 1);
     shoal_yamux_config_init(&sc, 0);
+    /* chunk sizes no frame fits evenly: the client's is Noise's largest
+     * plaintext, as a secure session sets it */
+    cc.out_chunk = 65519;
+    sc.out_chunk = 4099;
     assert_int_equal(shoal_yamux_new(&sm.c, &cc, &ccb, &sm), 0);
     assert_int_equal(shoal_yamux_new(&sm.s, &sc, &scb, &sm), 0);
     while (sm.finished < SIM_STREAMS) {
@@ -1506,6 +1510,11 @@ static void test_thousand_streams(void **state)
         }
         if (shoal_yamux_output_pending(sm.c) > max_out)
             max_out = shoal_yamux_output_pending(sm.c);
+        {
+            const uint8_t *p;
+            assert_true(shoal_yamux_output_peek(sm.c, &p) <= cc.out_chunk);
+            assert_true(shoal_yamux_output_peek(sm.s, &p) <= sc.out_chunk);
+        }
         if (shoal_yamux_memory(sm.c) > max_mem_c)
             max_mem_c = shoal_yamux_memory(sm.c);
         /* the "network": up to 8 MiB each way per round */
@@ -1587,6 +1596,11 @@ static void test_bad_config(void **state)
     assert_null(m);
     shoal_yamux_config_init(&cfg, 0);
     cfg.max_frame = 0;
+    assert_int_equal(shoal_yamux_new(&m, &cfg, NULL, NULL), SHOAL_EINVAL);
+    shoal_yamux_config_init(&cfg, 0);
+    cfg.out_chunk = 4095;
+    assert_int_equal(shoal_yamux_new(&m, &cfg, NULL, NULL), SHOAL_EINVAL);
+    cfg.out_chunk = 1024 * 1024 + 1;
     assert_int_equal(shoal_yamux_new(&m, &cfg, NULL, NULL), SHOAL_EINVAL);
     /* NULL config, NULL callbacks: a listener that refuses every stream */
     assert_int_equal(shoal_yamux_new(&m, NULL, NULL, NULL), 0);
