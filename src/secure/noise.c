@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "crypto/aead.h"
 #include "proto/noise.pb-c.h"
 #include "shoal.h"
 
@@ -24,12 +25,27 @@ static void nonce_bytes(uint64_t n, uint8_t out[12])
         out[4 + i] = (uint8_t)(n >> (8 * i)); /* little-endian */
 }
 
+int shoal_noise_cipher_set_key(shoal_noise_cipher *c,
+                               const uint8_t k[SHOAL_NOISE_KEY])
+{
+    memcpy(c->k, k, SHOAL_NOISE_KEY);
+    c->n = 0;
+    c->has_key = 1;
+    return c->aead != NULL ? shoal_aead_rekey(c->aead, c->k) : 0;
+}
+
+/* The cipher for c's key, made at first use. */
+static int cipher_ready(shoal_noise_cipher *c)
+{
+    return c->aead != NULL ? 0 : shoal_aead_new(&c->aead, c->k);
+}
+
 int shoal_noise_cipher_encrypt(shoal_noise_cipher *c, const uint8_t *ad,
                                size_t adlen, const uint8_t *pt, size_t len,
                                uint8_t *out)
 {
     uint8_t nonce[12];
-    unsigned long long clen = 0;
+    int rc;
 
     if (!c->has_key) {
         if (len)
@@ -38,9 +54,11 @@ int shoal_noise_cipher_encrypt(shoal_noise_cipher *c, const uint8_t *ad,
     }
     if (c->n == UINT64_MAX)
         return SHOAL_ECLOSED;
+    if ((rc = cipher_ready(c)) < 0)
+        return rc;
     nonce_bytes(c->n, nonce);
-    crypto_aead_chacha20poly1305_ietf_encrypt(out, &clen, pt, len, ad, adlen,
-                                              NULL, nonce, c->k);
+    if ((rc = shoal_aead_seal(c->aead, nonce, ad, adlen, pt, len, out)) < 0)
+        return rc;
     c->n++;
     return 0;
 }
@@ -50,7 +68,7 @@ int shoal_noise_cipher_decrypt(shoal_noise_cipher *c, const uint8_t *ad,
                                uint8_t *out)
 {
     uint8_t nonce[12];
-    unsigned long long mlen = 0;
+    int rc;
 
     if (!c->has_key) {
         if (len)
@@ -61,17 +79,18 @@ int shoal_noise_cipher_decrypt(shoal_noise_cipher *c, const uint8_t *ad,
         return SHOAL_EPROTO;
     if (c->n == UINT64_MAX)
         return SHOAL_ECLOSED;
+    if ((rc = cipher_ready(c)) < 0)
+        return rc;
     nonce_bytes(c->n, nonce);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, ct, len,
-                                                  ad, adlen, nonce,
-                                                  c->k) != 0)
-        return SHOAL_EPROTO;
+    if ((rc = shoal_aead_open(c->aead, nonce, ad, adlen, ct, len, out)) < 0)
+        return rc;
     c->n++;
     return 0;
 }
 
 void shoal_noise_cipher_wipe(shoal_noise_cipher *c)
 {
+    shoal_aead_free(c->aead);
     sodium_memzero(c, sizeof(*c));
 }
 
@@ -120,17 +139,18 @@ static void hkdf2(const uint8_t ck[SHOAL_NOISE_KEY], const uint8_t *ikm,
     sodium_memzero(o1, sizeof(o1));
 }
 
-static void mix_key(shoal_noise_hs *hs, const uint8_t *ikm, size_t len)
+static int mix_key(shoal_noise_hs *hs, const uint8_t *ikm, size_t len)
 {
     uint8_t ck[SHOAL_NOISE_KEY], k[SHOAL_NOISE_KEY];
+    int rc;
 
     hkdf2(hs->ck, ikm, len, ck, k);
     memcpy(hs->ck, ck, sizeof(ck));
-    memcpy(hs->cs.k, k, sizeof(k)); /* HASHLEN is 32: nothing to truncate */
-    hs->cs.n = 0;
-    hs->cs.has_key = 1;
+    /* HASHLEN is 32: nothing to truncate */
+    rc = shoal_noise_cipher_set_key(&hs->cs, k);
     sodium_memzero(ck, sizeof(ck));
     sodium_memzero(k, sizeof(k));
+    return rc;
 }
 
 /* Writes len (+ 16 with a key) bytes to out. */
@@ -172,14 +192,15 @@ static int dh_mix(shoal_noise_hs *hs, const uint8_t sk[SHOAL_NOISE_KEY],
                   const uint8_t pk[SHOAL_NOISE_KEY])
 {
     uint8_t shared[SHOAL_NOISE_KEY];
+    int rc;
 
     if (crypto_scalarmult_curve25519(shared, sk, pk) != 0) {
         sodium_memzero(shared, sizeof(shared));
         return SHOAL_EPROTO;
     }
-    mix_key(hs, shared, sizeof(shared));
+    rc = mix_key(hs, shared, sizeof(shared));
     sodium_memzero(shared, sizeof(shared));
-    return 0;
+    return rc;
 }
 
 int shoal_noise_hs_init(shoal_noise_hs *hs, int initiator,
@@ -351,9 +372,9 @@ int shoal_noise_hs_split(const shoal_noise_hs *hs, shoal_noise_cipher *send,
     hkdf2(hs->ck, NULL, 0, k1, k2);
     memset(send, 0, sizeof(*send));
     memset(recv, 0, sizeof(*recv));
-    memcpy(send->k, hs->initiator ? k1 : k2, SHOAL_NOISE_KEY);
-    memcpy(recv->k, hs->initiator ? k2 : k1, SHOAL_NOISE_KEY);
-    send->has_key = recv->has_key = 1;
+    /* fresh CipherStates make no cipher yet: these cannot fail */
+    shoal_noise_cipher_set_key(send, hs->initiator ? k1 : k2);
+    shoal_noise_cipher_set_key(recv, hs->initiator ? k2 : k1);
     sodium_memzero(k1, sizeof(k1));
     sodium_memzero(k2, sizeof(k2));
     return 0;
@@ -361,6 +382,7 @@ int shoal_noise_hs_split(const shoal_noise_hs *hs, shoal_noise_cipher *send,
 
 void shoal_noise_hs_wipe(shoal_noise_hs *hs)
 {
+    shoal_noise_cipher_wipe(&hs->cs);
     sodium_memzero(hs, sizeof(*hs));
 }
 
@@ -549,6 +571,9 @@ void shoal_noise_free(shoal_noise *n)
         sodium_memzero(n->fr.buf, n->fr.cap); /* may hold plaintext-to-be */
         free(n->fr.buf);
     }
+    shoal_noise_hs_wipe(&n->hs);
+    shoal_noise_cipher_wipe(&n->send);
+    shoal_noise_cipher_wipe(&n->recv);
     sodium_memzero(n, sizeof(*n));
     free(n);
 }

@@ -16,8 +16,9 @@
  *    big-endian length, and after the handshake the transport:
  *    encrypt/decrypt of framed ciphertexts with the two CipherStates.
  *
- * Crypto is libsodium's; call sodium_init() (shoal_identity_generate() and
- * shoal_node_new() do) before using anything here. No global state: any
+ * Crypto is libsodium's, but for ChaChaPoly (crypto/aead.h); call
+ * sodium_init() (shoal_identity_generate() and shoal_node_new() do) before
+ * using anything here. No global state: any
  * number of sessions, one thread per session at a time. Every object that
  * holds a key is wiped (sodium_memzero) by its wipe/free function. */
 #ifndef SHOAL_SECURE_NOISE_H
@@ -47,19 +48,22 @@
 
 /* ============================================================ Noise core */
 
-/* A CipherState: ChaChaPoly (IETF ChaCha20-Poly1305) with the 12-byte nonce
- * 4 zero bytes + the 64-bit counter n in little-endian. */
+/* A CipherState: ChaChaPoly (IETF ChaCha20-Poly1305, crypto/aead.h) with
+ * the 12-byte nonce 4 zero bytes + the 64-bit counter n in little-endian.
+ * Start it zeroed; the cipher for the key is made at its first use, so a
+ * CipherState that was used holds memory: shoal_noise_cipher_wipe() it. */
 typedef struct shoal_noise_cipher {
     uint8_t k[SHOAL_NOISE_KEY];
     uint64_t n;
     int has_key;
+    struct shoal_aead *aead; /* for k; NULL until first used */
 } shoal_noise_cipher;
 
 /* Encrypts pt[0..len) with associated data ad[0..adlen) into out (len + 16
  * bytes; out may not overlap pt) and increments n. Without a key (during
- * the first handshake message) it copies the plaintext. Returns 0, or
+ * the first handshake message) it copies the plaintext. Returns 0,
  * SHOAL_ECLOSED when n reached 2^64-1 (the reserved nonce: the connection
- * must end). */
+ * must end), or SHOAL_ENOMEM. */
 int shoal_noise_cipher_encrypt(shoal_noise_cipher *c, const uint8_t *ad,
                                size_t adlen, const uint8_t *pt, size_t len,
                                uint8_t *out);
@@ -72,7 +76,11 @@ int shoal_noise_cipher_decrypt(shoal_noise_cipher *c, const uint8_t *ad,
                                size_t adlen, const uint8_t *ct, size_t len,
                                uint8_t *out);
 
-/* Forgets the key. */
+/* Sets the key k (n = 0). 0 or SHOAL_ENOMEM. */
+int shoal_noise_cipher_set_key(shoal_noise_cipher *c,
+                               const uint8_t k[SHOAL_NOISE_KEY]);
+
+/* Forgets the key and frees what it holds; c is zeroed, ready for reuse. */
 void shoal_noise_cipher_wipe(shoal_noise_cipher *c);
 
 /* The XX HandshakeState (with its SymmetricState). Caller-allocated; all of
@@ -122,11 +130,12 @@ int shoal_noise_hs_read(shoal_noise_hs *hs, const uint8_t *msg, size_t len,
 
 /* After the third message: the two CipherStates, from this side's view
  * (the initiator sends with the first key of Split(), the responder with
- * the second). Returns 0 or SHOAL_EBUSY before the end. */
+ * the second), overwritten (wipe them first if they were used). Returns 0
+ * or SHOAL_EBUSY before the end. */
 int shoal_noise_hs_split(const shoal_noise_hs *hs, shoal_noise_cipher *send,
                          shoal_noise_cipher *recv);
 
-/* Forgets every key the handshake holds. */
+/* Forgets every key the handshake holds and frees what they hold. */
 void shoal_noise_hs_wipe(shoal_noise_hs *hs);
 
 /* ====================================================== libp2p session */
