@@ -9,6 +9,8 @@
 #define SHOAL_BENCH_H
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -56,6 +58,39 @@ static inline void bench_die(const char *what, int err)
     fprintf(stderr, "bench: %s: %s\n", what,
             err < 0 ? shoal_strerror(err) : strerror(err));
     exit(2);
+}
+
+/* ------------------------------------------------------------ placement
+ * A transfer between two single-threaded peers runs at its best with one
+ * peer per core; left to itself the scheduler sometimes stacks both on one
+ * core for a while, which is most of the spread between runs on a 2-core
+ * machine. The throughput benchmarks run each side both ways, pinned and
+ * unpinned, and keep each side's best, so neither is measured in a
+ * placement that suits only the other. cpu < 0: every CPU. */
+static inline int bench_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static inline void bench_cpu_set(cpu_set_t *set, int cpu)
+{
+    CPU_ZERO(set);
+    if (cpu >= 0) {
+        CPU_SET(cpu % bench_cpus(), set);
+    } else {
+        for (int i = 0; i < bench_cpus() && i < CPU_SETSIZE; i++)
+            CPU_SET(i, set);
+    }
+}
+
+/* Pins thread t (any thread of this process) to cpu. */
+static inline void bench_pin_thread(pthread_t t, int cpu)
+{
+    cpu_set_t set;
+
+    bench_cpu_set(&set, cpu);
+    pthread_setaffinity_np(t, sizeof(set), &set);
 }
 
 /* ------------------------------------------- a shoal node on its own thread
@@ -398,9 +433,9 @@ static inline const char *bench_js_peer(void)
 }
 
 /* Starts `node PEER args...` (args NULL-terminated), stdout and stdin on
- * pipes, stderr shared. 0 or -1. */
+ * pipes, stderr shared; every thread of it on cpu (-1: any). 0 or -1. */
 static inline int bench_js_start(bench_proc *p, const char *peer,
-                                 const char *const *args)
+                                 const char *const *args, int cpu)
 {
     const char *node = getenv("NODE");
     const char *argv[32];
@@ -430,6 +465,9 @@ static inline int bench_js_start(bench_proc *p, const char *peer,
     if ((p->pid = fork()) < 0)
         return -1;
     if (p->pid == 0) {
+        cpu_set_t set;
+        bench_cpu_set(&set, cpu);
+        sched_setaffinity(0, sizeof(set), &set); /* what we were given aside */
         dup2(out[1], 1);
         dup2(in[0], 0);
         execvp(node, (char *const *)argv);
@@ -484,10 +522,11 @@ static inline int bench_js_end(bench_proc *p, double seconds)
     return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Starts `peer.mjs listen --stdin` and gets its loopback multiaddr (with
- * /p2p/). 0 or -1. */
+/* Starts `peer.mjs listen --stdin` on cpu (-1: any) and gets its loopback
+ * multiaddr (with /p2p/). 0 or -1. */
 static inline int bench_js_listen(bench_proc *p, const char *peer,
-                                  int timeout_s, char *addr, size_t size)
+                                  int timeout_s, char *addr, size_t size,
+                                  int cpu)
 {
     static char line[8192];
     char timeout[32];
@@ -495,7 +534,7 @@ static inline int bench_js_listen(bench_proc *p, const char *peer,
     const char *a, *e;
 
     snprintf(timeout, sizeof(timeout), "%d", timeout_s);
-    if (bench_js_start(p, peer, args) < 0)
+    if (bench_js_start(p, peer, args, cpu) < 0)
         return -1;
     if (bench_js_wait_event(p, "listening", line, sizeof(line),
                             bench_now() + 30) < 0 ||

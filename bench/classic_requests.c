@@ -15,7 +15,6 @@
  * TIME_WAIT entries and the client's ephemeral ports are free again at
  * once; every server listens on a new port, so rounds never collide. The
  * request cap keeps the number of entries well below the kernel's table. */
-#define _GNU_SOURCE /* accept4 */
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

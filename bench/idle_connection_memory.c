@@ -11,7 +11,6 @@
  * reference).
  *
  * Usage: idle_connection_memory [connections] */
-#define _GNU_SOURCE /* mallinfo2 */
 #include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>

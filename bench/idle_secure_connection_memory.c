@@ -18,7 +18,6 @@
  * memory is measured: the client nodes are the parent's.
  *
  * Usage: idle_secure_connection_memory [connections] */
-#define _GNU_SOURCE /* mallinfo2 */
 #include <malloc.h>
 #include <sys/resource.h>
 

@@ -247,7 +247,7 @@ static double js_run(const char *peer, long count)
     double rate = 0, ok = 0, failed = 0, seconds = 0, p50 = 0;
     int rc;
 
-    if (bench_js_listen(&listener, peer, 300, addr, sizeof(addr)) < 0) {
+    if (bench_js_listen(&listener, peer, 300, addr, sizeof(addr), -1) < 0) {
         fprintf(stderr, "secure_connections: the js listener did not "
                         "start\n");
         return 0;
@@ -255,7 +255,7 @@ static double js_run(const char *peer, long count)
     snprintf(scount, sizeof(scount), "%ld", count);
     snprintf(conc, sizeof(conc), "%d", SLOTS);
     snprintf(timeout, sizeof(timeout), "%d", JS_TIMEOUT_S);
-    if (bench_js_start(&p, peer, args) < 0) {
+    if (bench_js_start(&p, peer, args, -1) < 0) {
         bench_js_end(&listener, 10);
         return 0;
     }

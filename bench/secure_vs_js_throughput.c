@@ -11,6 +11,11 @@
  * direction, the same byte check; its own "seconds" (from before its
  * newStream to the end of the download; the dial is before it).
  * Figure: MiB/s of each, best of RUNS runs each, alternating.
+ * Placement (bench.h): each side runs RUNS times with its two peers pinned
+ * to different cores (server on CPU 0, client on CPU 1; for js, every
+ * thread of each process) and RUNS times where the scheduler puts them;
+ * each side's best run counts, whichever placement it came from. The js
+ * listener is started afresh for every js run, in that run's placement.
  *
  * Usage: secure_vs_js_throughput [MiB] [runs] */
 #include "bench.h"
@@ -25,22 +30,31 @@ static double mib_per_s(double seconds)
     return seconds > 0 ? (double)size / (1024.0 * 1024.0) / seconds : 0;
 }
 
-/* One js perf run against the js listener at addr: seconds, or 0. */
-static double js_once(const char *peer, const char *addr)
+/* One js perf run, listener and client pinned to two cores or not: the
+ * seconds of the transfer, or 0. */
+static double js_once(const char *peer, int pinned)
 {
     static char line[8192];
-    char download[32], timeout[32];
+    char addr[256], download[32], timeout[32];
     const char *args[] = {"perf",      "--addr",   addr,     "--upload",
                           "0",         "--download", download, "--timeout",
                           timeout,     NULL};
-    bench_proc p;
+    bench_proc listener, p;
     double seconds = 0, ok_bytes = 0;
     int rc;
 
+    if (bench_js_listen(&listener, peer, 300, addr, sizeof(addr),
+                        pinned ? 0 : -1) < 0) {
+        fprintf(stderr, "secure_vs_js_throughput: the js listener did not "
+                        "start\n");
+        return 0;
+    }
     snprintf(download, sizeof(download), "%llu", (unsigned long long)size);
     snprintf(timeout, sizeof(timeout), "%d", JS_PERF_TIMEOUT_S);
-    if (bench_js_start(&p, peer, args) < 0)
+    if (bench_js_start(&p, peer, args, pinned ? 1 : -1) < 0) {
+        bench_js_end(&listener, 10);
         return 0;
+    }
     rc = bench_js_wait_event(&p, "perf", line, sizeof(line),
                              bench_now() + JS_PERF_TIMEOUT_S + 10);
     if (rc == 0 && (strstr(line, "\"ok\":true") == NULL ||
@@ -52,18 +66,25 @@ static double js_once(const char *peer, const char *addr)
     }
     if (bench_js_end(&p, 10) != 0)
         rc = -1;
+    if (bench_js_end(&listener, 10) != 0)
+        fprintf(stderr, "secure_vs_js_throughput: the js listener did not "
+                        "exit cleanly\n");
     return rc == 0 ? seconds : 0;
+}
+
+static const char *placement(int pinned)
+{
+    return pinned ? "pinned" : "unpinned";
 }
 
 int main(int argc, char **argv)
 {
     int runs = RUNS_DEFAULT, fail = 0;
     double best_js = 0, best_shoal = 0;
+    double best[2][2] = {{0, 0}, {0, 0}}; /* [shoal, js][unpinned, pinned] */
     const char *peer;
-    char js_addr[256];
     bench_server ss;
     bench_client cl;
-    bench_proc jsl;
     shoal_config cfg;
 
     if (argc > 1)
@@ -76,12 +97,6 @@ int main(int argc, char **argv)
         return 2;
     }
     peer = bench_js_peer();
-    if (peer != NULL && bench_js_listen(&jsl, peer, 300, js_addr,
-                                        sizeof(js_addr)) < 0) {
-        fprintf(stderr, "secure_vs_js_throughput: the js listener did not "
-                        "start\n");
-        peer = NULL;
-    }
 
     shoal_config_init(&cfg);
     cfg.log_level = SHOAL_LOG_WARN;
@@ -89,27 +104,41 @@ int main(int argc, char **argv)
     bench_client_open(&cl, ss.addr);
     fprintf(stderr,
             "secure_vs_js_throughput: %llu MiB, server -> client on one "
-            "stream; best of %d runs each (alternating shoal, js)\n",
+            "stream; best of %d runs each, pinned and unpinned (alternating "
+            "shoal, js)\n",
             (unsigned long long)(size >> 20), runs);
-    for (int i = 0; i < runs; i++) {
-        double a = bench_client_perf(&cl, 0, size, 50.0);
-        double b = peer != NULL ? js_once(peer, js_addr) : 0;
+    for (int i = 0; i < 2 * runs; i++) {
+        int pinned = i % 2;
+        double a, b;
+        bench_pin_thread(ss.thread, pinned ? 0 : -1);
+        bench_pin_thread(pthread_self(), pinned ? 1 : -1);
+        a = bench_client_perf(&cl, 0, size, 50.0);
+        bench_pin_thread(pthread_self(), -1);
+        b = peer != NULL ? js_once(peer, pinned) : 0;
         fprintf(stderr,
-                "secure_vs_js_throughput: run %d: shoal %.3f s (%.0f MiB/s), "
-                "js %.3f s (%.0f MiB/s)\n",
-                i + 1, a, mib_per_s(a), b, mib_per_s(b));
-        if (a > 0 && (best_shoal == 0 || a < best_shoal))
-            best_shoal = a;
-        if (b > 0 && (best_js == 0 || b < best_js))
-            best_js = b;
+                "secure_vs_js_throughput: run %d (%s): shoal %.3f s "
+                "(%.0f MiB/s), js %.3f s (%.0f MiB/s)\n",
+                i + 1, placement(pinned), a, mib_per_s(a), b, mib_per_s(b));
+        if (a > 0 && (best[0][pinned] == 0 || a < best[0][pinned]))
+            best[0][pinned] = a;
+        if (b > 0 && (best[1][pinned] == 0 || b < best[1][pinned]))
+            best[1][pinned] = b;
         if (a == 0 || (peer != NULL && b == 0))
             break; /* a failed transfer: do not pile up more */
     }
     bench_client_close(&cl);
     bench_server_stop(&ss);
-    if (peer != NULL && bench_js_end(&jsl, 10) != 0)
-        fprintf(stderr, "secure_vs_js_throughput: the js listener did not "
-                        "exit cleanly\n");
+    for (int pinned = 0; pinned < 2; pinned++) {
+        double a = best[0][pinned], b = best[1][pinned];
+        fprintf(stderr,
+                "secure_vs_js_throughput: best %s: shoal %.0f MiB/s, js %.0f "
+                "MiB/s\n",
+                placement(pinned), mib_per_s(a), mib_per_s(b));
+        if (a > 0 && (best_shoal == 0 || a < best_shoal))
+            best_shoal = a;
+        if (b > 0 && (best_js == 0 || b < best_js))
+            best_js = b;
+    }
     if (best_js == 0)
         fprintf(stderr, "secure_vs_js_throughput: no js baseline\n");
     fail = best_shoal == 0 || best_js == 0;
