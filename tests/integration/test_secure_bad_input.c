@@ -463,6 +463,8 @@ static void atk_free(atk *a)
         shoal_outbuf_free(&a->st[i].in);
     shoal_outbuf_free(&a->plain);
     shoal_noise_hs_wipe(&a->hs);
+    shoal_noise_cipher_wipe(&a->tx);
+    shoal_noise_cipher_wipe(&a->rx);
     sodium_memzero(a, sizeof(*a));
     free(a);
 }
