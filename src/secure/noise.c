@@ -871,6 +871,9 @@ int shoal_noise_decrypt(shoal_noise *n, const uint8_t *in, size_t len,
 
 void shoal_noise_trim(shoal_noise *n)
 {
+    shoal_aead_free(n->send.aead);
+    shoal_aead_free(n->recv.aead);
+    n->send.aead = n->recv.aead = NULL;
     if (n->fr.hdr_got == 0 && n->fr.buf != NULL) {
         sodium_memzero(n->fr.buf, n->fr.cap);
         free(n->fr.buf);

@@ -204,8 +204,9 @@ int shoal_noise_encrypt(shoal_noise *n, const uint8_t *pt, size_t len,
 int shoal_noise_decrypt(shoal_noise *n, const uint8_t *in, size_t len,
                         size_t *used, shoal_outbuf *plain);
 
-/* Frees the partial-frame buffer when no frame is in progress (call it on
- * an idle connection); 0 bytes held after. */
+/* Frees the partial-frame buffer when no frame is in progress, and the
+ * transport ciphers' state (made again from the keys at the next frame):
+ * call it on an idle connection. */
 void shoal_noise_trim(shoal_noise *n);
 
 /* ------------------------------------------------------------- internal
