@@ -68,6 +68,17 @@ typedef void (*shoal_log_cb)(int level, const char *line, void *user);
 /* Name of a log level ("error", "warn", "info", "debug"). Any thread. */
 const char *shoal_log_level_name(int level);
 
+typedef struct shoal_node shoal_node;
+
+/* Logs one "event key=value ..." line through the node's sink, as the
+ * node's own lines are (for services and applications). Dropped above the
+ * node's log_level. */
+void shoal_log(shoal_node *node, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /* ----------------------------------------------------------- configuration */
 typedef struct shoal_config {
     /* Where to listen: "HOST:PORT" or "/ip4/HOST/tcp/PORT" ("/ip6/..."). Port
@@ -117,7 +128,6 @@ typedef struct shoal_config {
 void shoal_config_init(shoal_config *cfg);
 
 /* -------------------------------------------------------------------- node */
-typedef struct shoal_node shoal_node;
 
 /* Creates a node and, when cfg->listen is set, binds and listens at once so
  * that the real port is known on return. loop: the libuv loop to run on, or
@@ -460,7 +470,10 @@ int shoal_membership_enable(shoal_node *node);
 /* The classic "build peers" walk: starting from addr, learn each peer's id
  * (NAME), JOIN it, add it, LIST its peers and walk on with one hop less,
  * until the table is full or hops run out. cb (may be NULL) gets the number
- * of peers added when the walk is over. */
+ * of peers added when the walk is over. addr is HOST:PORT for a classic
+ * node; a secure node walks the same messages over secure streams, from a
+ * multiaddr ("/ip4/HOST/tcp/PORT", "/p2p/ID" after it allowed), and its
+ * table holds peer ids. SHOAL_EBADADDR for an address of the other mode. */
 typedef void (*shoal_join_cb)(shoal_node *node, size_t added, void *user);
 int shoal_join(shoal_node *node, const char *addr, int hops,
                shoal_join_cb cb, void *user);

@@ -153,7 +153,7 @@ typedef struct step {
     step_phase phase;
     int hops;
     int ok;
-    char addr[SHOAL_HOST_MAX + 16];
+    char addr[SHOAL_HOST_MAX + 32];
     char host[SHOAL_HOST_MAX];
     uint16_t port;
     char id[SHOAL_ID_MAX];
@@ -205,17 +205,28 @@ static void step_free(step *s)
     walk_release(w);
 }
 
+/* Where a walk step goes: HOST:PORT on the classic wire, a multiaddr in
+ * secure mode (the same typed messages, over /shoal/msg/1.0.0). */
+static void step_addr(shoal_node *node, const char *host, uint16_t port,
+                      char *addr, size_t size)
+{
+    int ip6 = strchr(host, ':') != NULL;
+
+    if (shoal_node_peer_id(node) != NULL)
+        snprintf(addr, size, "/%s/%s/tcp/%u", ip6 ? "ip6" : "ip4", host,
+                 (unsigned)port);
+    else
+        snprintf(addr, size, ip6 ? "[%s]:%u" : "%s:%u", host, (unsigned)port);
+}
+
 static void walk_start(walk *w, const char *host, uint16_t port, int hops)
 {
     step *s;
-    char addr[SHOAL_HOST_MAX + 16];
+    char addr[SHOAL_HOST_MAX + 32];
 
     if (hops <= 0 || shoal_peers_full(w->node))
         return;
-    if (strchr(host, ':') != NULL)
-        snprintf(addr, sizeof(addr), "[%s]:%u", host, (unsigned)port);
-    else
-        snprintf(addr, sizeof(addr), "%s:%u", host, (unsigned)port);
+    step_addr(w->node, host, port, addr, sizeof(addr));
     if (!walk_visit(w, addr) || (s = calloc(1, sizeof(*s))) == NULL)
         return;
     s->w = w;
@@ -315,16 +326,33 @@ static void step_send(step *s)
         step_free(s);
 }
 
-int shoal_join(shoal_node *node, const char *addr, int hops, shoal_join_cb cb,
-               void *user)
+/* "/ip4/HOST/tcp/PORT" (ip6, dns4, dns6 too), "/p2p/ID" after it
+ * allowed: the host and port. */
+static int parse_multiaddr(const char *addr, char *host, unsigned *port)
 {
-    char host[SHOAL_HOST_MAX];
-    unsigned port;
-    walk *w;
-    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    char proto[8], tcp[4], rest[2];
+    int n = 0;
 
-    if (colon == NULL || hops <= 0 || (size_t)(colon - addr) >= sizeof(host) ||
-        sscanf(colon + 1, "%5u", &port) != 1 || port == 0 || port > 65535)
+    if (sscanf(addr, "/%7[a-z0-9]/%255[^/]/%3[a-z]/%5u%n", proto, host, tcp,
+               port, &n) != 4 ||
+        strcmp(tcp, "tcp") != 0 || *port == 0 || *port > 65535 ||
+        (strcmp(proto, "ip4") != 0 && strcmp(proto, "ip6") != 0 &&
+         strcmp(proto, "dns4") != 0 && strcmp(proto, "dns6") != 0 &&
+         strcmp(proto, "dns") != 0))
+        return SHOAL_EBADADDR;
+    if (addr[n] != '\0' && (strncmp(addr + n, "/p2p/", 5) != 0 ||
+                            sscanf(addr + n + 5, "%*[^/]%1s", rest) == 1))
+        return SHOAL_EBADADDR;
+    return 0;
+}
+
+/* "HOST:PORT" or "[HOST]:PORT". */
+static int parse_hostport(const char *addr, char *host, unsigned *port)
+{
+    const char *colon = strrchr(addr, ':');
+
+    if (colon == NULL || (size_t)(colon - addr) >= SHOAL_HOST_MAX ||
+        sscanf(colon + 1, "%5u", port) != 1 || *port == 0 || *port > 65535)
         return SHOAL_EBADADDR;
     memcpy(host, addr, (size_t)(colon - addr));
     host[colon - addr] = '\0';
@@ -332,6 +360,22 @@ int shoal_join(shoal_node *node, const char *addr, int hops, shoal_join_cb cb,
         memmove(host, host + 1, strlen(host) - 2);
         host[strlen(host) - 2] = '\0';
     }
+    return 0;
+}
+
+int shoal_join(shoal_node *node, const char *addr, int hops, shoal_join_cb cb,
+               void *user)
+{
+    char host[SHOAL_HOST_MAX];
+    unsigned port;
+    walk *w;
+
+    if (addr == NULL || hops <= 0 ||
+        (addr[0] == '/' ? shoal_node_peer_id(node) == NULL ||
+                              parse_multiaddr(addr, host, &port) < 0
+                        : shoal_node_peer_id(node) != NULL ||
+                              parse_hostport(addr, host, &port) < 0))
+        return SHOAL_EBADADDR;
     if ((w = calloc(1, sizeof(*w))) == NULL)
         return SHOAL_ENOMEM;
     w->node = node;

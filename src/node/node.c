@@ -1,6 +1,7 @@
 /* The node: configuration, lifecycle, the handler table, posting work from
  * other threads, and the thin public wrappers over the peer table. */
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,6 +421,19 @@ void shoal_node_free(shoal_node *node)
     uv_run(&node->own_loop, UV_RUN_DEFAULT);
     uv_loop_close(&node->own_loop);
     free(node);
+}
+
+void shoal_log(shoal_node *node, int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    if (node->log.level < level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    shoal_logf(&node->log, level, "%s", line);
 }
 
 /* --------------------------------------------------------------- queries */

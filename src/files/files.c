@@ -1,0 +1,494 @@
+/* The files service: its life, the index of the share, the one timer.
+ * Protocols are in search.c (FIND, QUER, RESP), serve.c (MANI, CHNK,
+ * FGET) and transfer.c (downloads). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "files/files_internal.h"
+
+#define SCAN_DEPTH_MAX 32
+
+void shoal_files_config_init(shoal_files_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->rescan_ms = 2000;
+    cfg->search_timeout_ms = 3000;
+    cfg->search_ttl = 4;
+    cfg->max_results = 500;
+    cfg->max_files = 100000;
+    cfg->max_classic_file = 256u * 1024 * 1024;
+    cfg->chunks_in_flight = 8;
+    cfg->max_transfers = 16;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+uint64_t files_now(const shoal_files *f)
+{
+    return uv_now(shoal_node_loop(f->node));
+}
+
+void files_hold(shoal_files *f)
+{
+    f->pending++;
+}
+
+static void files_destroy(shoal_files *f);
+
+void files_release(shoal_files *f)
+{
+    if (--f->pending == 0 && f->dead)
+        files_destroy(f);
+}
+
+const file_entry *files_find_hash(const shoal_files *f,
+                                  const uint8_t root[FILES_HASH])
+{
+    for (size_t i = 0; i < f->index.n; i++)
+        if (memcmp(f->index.v[i].root, root, FILES_HASH) == 0)
+            return &f->index.v[i];
+    return NULL;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const file_entry *)a)->name,
+                  ((const file_entry *)b)->name);
+}
+
+const file_entry *files_find_name(const shoal_files *f, const char *name)
+{
+    file_entry key;
+
+    key.name = (char *)(uintptr_t)name;
+    return f->index.n ? bsearch(&key, f->index.v, f->index.n,
+                                sizeof(*f->index.v), entry_cmp)
+                      : NULL;
+}
+
+int files_seen_add(shoal_files *f, uint64_t qid)
+{
+    uint64_t now = files_now(f);
+
+    for (size_t i = 0; i < FILES_SEEN; i++)
+        if (f->seen[i].qid == qid && f->seen[i].until > now)
+            return 0;
+    f->seen[f->seen_next].qid = qid;
+    f->seen[f->seen_next].until = now + FILES_SEEN_MS;
+    f->seen_next = (f->seen_next + 1) % FILES_SEEN;
+    return 1;
+}
+
+void files_peer_addr(const shoal_files *f, const shoal_peer *p, char *out,
+                     size_t size)
+{
+    int ip6 = strchr(p->host, ':') != NULL;
+
+    if (f->classic)
+        snprintf(out, size, ip6 ? "[%s]:%u" : "%s:%u", p->host,
+                 (unsigned)p->port);
+    else
+        snprintf(out, size, "/%s/%s/tcp/%u/p2p/%s", ip6 ? "ip6" : "ip4",
+                 p->host, (unsigned)p->port, p->id);
+}
+
+void files_self_addr(const shoal_files *f, char *out, size_t size)
+{
+    if (f->classic || shoal_node_addr(f->node, out, size) < 0)
+        snprintf(out, size, "%s", shoal_node_id(f->node));
+}
+
+int files_name_matches(const shoal_files *f, const char *name,
+                       const char *key, size_t keylen)
+{
+    size_t n = strlen(name);
+
+    if (keylen == 0 || keylen > n)
+        return 0;
+    for (size_t i = 0; i + keylen <= n; i++)
+        if (f->classic ? memcmp(name + i, key, keylen) == 0
+                       : strncasecmp(name + i, key, keylen) == 0)
+            return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------- the index */
+
+static void entry_clear(file_entry *e)
+{
+    free(e->name);
+    free(e->chunks);
+    memset(e, 0, sizeof(*e));
+}
+
+static void index_clear(files_index *ix)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        entry_clear(&ix->v[i]);
+    free(ix->v);
+    free(ix->info);
+    memset(ix, 0, sizeof(*ix));
+}
+
+/* A scan, run on the thread pool: reads the share and the old index (which
+ * the loop leaves alone while a scan runs), builds a new one. */
+typedef struct scan_job {
+    uv_work_t work;
+    shoal_files *f;
+    files_index out;
+    size_t cap;
+    size_t hashed, skipped;
+    int error;
+} scan_job;
+
+typedef struct scan_waiter {
+    struct scan_waiter *next;
+    void (*cb)(shoal_files *f, void *user);
+    void *user;
+} scan_waiter;
+
+static int scan_add(scan_job *j, const char *name, const struct stat *st)
+{
+    const shoal_files *f = j->f;
+    const file_entry *old = files_find_name(f, name);
+    file_entry e;
+
+    if (j->out.n == f->cfg.max_files) {
+        j->skipped++;
+        return 0;
+    }
+    if (j->out.n == j->cap) {
+        size_t cap = j->cap ? 2 * j->cap : 64;
+        file_entry *v = realloc(j->out.v, cap * sizeof(*v));
+        if (v == NULL)
+            return -ENOMEM;
+        j->out.v = v;
+        j->cap = cap;
+    }
+    memset(&e, 0, sizeof(e));
+    e.size = (uint64_t)st->st_size;
+    e.mtime_s = st->st_mtim.tv_sec;
+    e.mtime_ns = st->st_mtim.tv_nsec;
+    if ((e.name = strdup(name)) == NULL)
+        return -ENOMEM;
+    if (old != NULL && old->size == e.size && old->mtime_s == e.mtime_s &&
+        old->mtime_ns == e.mtime_ns) {
+        /* unchanged: keep its hashes */
+        memcpy(e.root, old->root, FILES_HASH);
+        e.nchunks = old->nchunks;
+        if (old->nchunks > 0) {
+            e.chunks = malloc((size_t)old->nchunks * FILES_HASH);
+            if (e.chunks == NULL) {
+                free(e.name);
+                return -ENOMEM;
+            }
+            memcpy(e.chunks, old->chunks, (size_t)old->nchunks * FILES_HASH);
+        }
+    } else {
+        int fd = files_open_shared(f->share, name, NULL), rc;
+        if (fd < 0) {
+            free(e.name);
+            j->skipped++;
+            return 0;
+        }
+        rc = files_hash_fd(fd, e.size, &e.chunks, &e.nchunks, e.root);
+        close(fd);
+        if (rc < 0) { /* changing under us, or unreadable: next scan */
+            free(e.name);
+            j->skipped++;
+            return rc == -ENOMEM ? rc : 0;
+        }
+        j->hashed++;
+    }
+    files_hex(e.root, FILES_HASH, e.hash);
+    j->out.v[j->out.n++] = e;
+    return 0;
+}
+
+/* Walks dir (rel: its name under the share, "" for the share itself).
+ * Hidden names are skipped (".shoal-partial" among them); symlinks are
+ * followed to files inside the share only, never to folders. */
+static int scan_dir(scan_job *j, const char *rel, int depth)
+{
+    char path[PATH_MAX], name[PATH_MAX];
+    struct dirent *d;
+    DIR *dir;
+    int rc = 0;
+
+    if (depth > SCAN_DEPTH_MAX)
+        return 0;
+    snprintf(path, sizeof(path), "%s%s%s", j->f->share, rel[0] ? "/" : "",
+             rel);
+    if ((dir = opendir(path)) == NULL)
+        return 0;
+    while (rc == 0 && (d = readdir(dir)) != NULL) {
+        struct stat st;
+        char full[PATH_MAX];
+        if (d->d_name[0] == '.')
+            continue;
+        if (snprintf(name, sizeof(name), "%s%s%s", rel, rel[0] ? "/" : "",
+                     d->d_name) >= (int)sizeof(name) ||
+            shoal_files_name_ok(name, strlen(name)) < 0)
+            continue;
+        snprintf(full, sizeof(full), "%s/%s", j->f->share, name);
+        if (lstat(full, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            rc = scan_dir(j, name, depth + 1);
+        else if (S_ISREG(st.st_mode))
+            rc = scan_add(j, name, &st);
+        else if (S_ISLNK(st.st_mode) && stat(full, &st) == 0 &&
+                 S_ISREG(st.st_mode))
+            rc = scan_add(j, name, &st); /* opening checks where it leads */
+    }
+    closedir(dir);
+    return rc;
+}
+
+static void scan_work(uv_work_t *w)
+{
+    scan_job *j = w->data;
+
+    j->error = scan_dir(j, "", 0);
+    if (j->error == 0 && j->out.n > 1)
+        qsort(j->out.v, j->out.n, sizeof(*j->out.v), entry_cmp);
+}
+
+static void scan_start(shoal_files *f);
+
+static void scan_after(uv_work_t *w, int status)
+{
+    scan_job *j = w->data;
+    shoal_files *f = j->f;
+    scan_waiter *waiters;
+
+    f->scanning = 0;
+    if (f->dead || status < 0 || j->error < 0 ||
+        (j->out.n > 0 &&
+         (j->out.info = calloc(j->out.n, sizeof(*j->out.info))) == NULL)) {
+        index_clear(&j->out);
+    } else {
+        for (size_t i = 0; i < j->out.n; i++) {
+            j->out.info[i].name = j->out.v[i].name;
+            j->out.info[i].size = j->out.v[i].size;
+            j->out.info[i].hash = j->out.v[i].hash;
+        }
+        if (j->hashed > 0 || j->out.n != f->index.n)
+            shoal_log(f->node, SHOAL_LOG_INFO, "index files=%zu hashed=%zu skipped=%zu",
+                            j->out.n, j->hashed, j->skipped);
+        index_clear(&f->index);
+        f->index = j->out;
+    }
+    free(j);
+    f->next_scan = files_now(f) + f->cfg.rescan_ms;
+    waiters = f->scan_waiters;
+    f->scan_waiters = NULL;
+    if (!f->dead && f->scan_again) {
+        f->scan_again = 0;
+        f->scan_waiters = waiters; /* they wait for the scan that follows */
+        waiters = NULL;
+        scan_start(f);
+    }
+    while (waiters != NULL) {
+        scan_waiter *next = waiters->next;
+        if (!f->dead && waiters->cb != NULL)
+            waiters->cb(f, waiters->user);
+        free(waiters);
+        waiters = next;
+    }
+    files_release(f);
+}
+
+static void scan_start(shoal_files *f)
+{
+    scan_job *j;
+
+    if (f->share == NULL || f->dead)
+        return;
+    if (f->scanning) {
+        f->scan_again = 1;
+        return;
+    }
+    if ((j = calloc(1, sizeof(*j))) == NULL)
+        return;
+    j->f = f;
+    j->work.data = j;
+    if (uv_queue_work(shoal_node_loop(f->node), &j->work, scan_work,
+                      scan_after) < 0) {
+        free(j);
+        return;
+    }
+    f->scanning = 1;
+    files_hold(f);
+}
+
+int shoal_files_rescan(shoal_files *f, void (*cb)(shoal_files *f, void *user),
+                       void *user)
+{
+    scan_waiter *w;
+
+    if (f->share == NULL)
+        return SHOAL_EINVAL;
+    if ((w = calloc(1, sizeof(*w))) == NULL)
+        return SHOAL_ENOMEM;
+    w->cb = cb;
+    w->user = user;
+    if (f->scanning) {
+        /* the running scan may have read the folder already: one more */
+        f->scan_again = 1;
+        scan_waiter **tail = &f->scan_waiters;
+        while (*tail != NULL)
+            tail = &(*tail)->next;
+        /* waiters of the running scan move to the next one in scan_after */
+        *tail = w;
+        return 0;
+    }
+    w->next = f->scan_waiters;
+    f->scan_waiters = w;
+    scan_start(f);
+    return f->scanning ? 0 : SHOAL_ENOMEM;
+}
+
+size_t shoal_files_count(const shoal_files *f)
+{
+    return f->index.n;
+}
+
+const shoal_file_info *shoal_files_at(const shoal_files *f, size_t index)
+{
+    return index < f->index.n ? &f->index.info[index] : NULL;
+}
+
+/* ---------------------------------------------------------------- life */
+
+static void on_tick(shoal_node *node, void *user)
+{
+    shoal_files *f = user;
+    uint64_t now = files_now(f);
+
+    (void)node;
+    if (f->share != NULL && !f->scanning && now >= f->next_scan)
+        scan_start(f);
+    files_search_tick(f, now);
+    files_transfer_tick(f, now);
+}
+
+/* The real path of dir, which must be a folder; made if make is set. */
+static int real_dir(const char *dir, int make, char **out)
+{
+    struct stat st;
+
+    *out = NULL;
+    if (dir == NULL)
+        return 0;
+    if (make)
+        mkdir(dir, 0755);
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+        (*out = realpath(dir, NULL)) == NULL)
+        return SHOAL_EINVAL;
+    return 0;
+}
+
+int shoal_files_new(shoal_files **out, shoal_node *node,
+                    const shoal_files_config *cfg)
+{
+    shoal_files_config defaults;
+    shoal_files *f;
+    int rc;
+
+    *out = NULL;
+    if (cfg == NULL) {
+        shoal_files_config_init(&defaults);
+        cfg = &defaults;
+    }
+    if (cfg->search_ttl < 0 || cfg->search_ttl > FILES_TTL_MAX ||
+        cfg->chunks_in_flight == 0 || cfg->max_transfers == 0 ||
+        cfg->search_timeout_ms == 0 ||
+        cfg->search_timeout_ms > FILES_FIND_MS_MAX)
+        return SHOAL_EINVAL;
+    if ((f = calloc(1, sizeof(*f))) == NULL)
+        return SHOAL_ENOMEM;
+    f->node = node;
+    f->cfg = *cfg;
+    f->cfg.share_dir = f->cfg.download_dir = NULL; /* kept as real paths */
+    f->classic = shoal_node_peer_id(node) == NULL;
+    f->next_transfer_id = 1;
+    if ((rc = real_dir(cfg->share_dir, 0, &f->share)) < 0 ||
+        (rc = real_dir(cfg->download_dir, 1, &f->downloads)) < 0)
+        goto fail;
+    if (f->downloads != NULL) {
+        size_t n = strlen(f->downloads) + sizeof("/.shoal-partial");
+        if ((f->partial = malloc(n)) == NULL) {
+            rc = SHOAL_ENOMEM;
+            goto fail;
+        }
+        snprintf(f->partial, n, "%s/.shoal-partial", f->downloads);
+        if (mkdir(f->partial, 0700) < 0 && errno != EEXIST) {
+            rc = SHOAL_EINVAL;
+            goto fail;
+        }
+    }
+    if ((rc = shoal_timer_start(node, FILES_TICK_MS, on_tick, f, &f->tick)) <
+        0)
+        goto fail;
+    files_search_register(f);
+    files_serve_register(f);
+    scan_start(f);
+    *out = f;
+    return 0;
+fail:
+    free(f->share);
+    free(f->downloads);
+    free(f->partial);
+    free(f);
+    return rc;
+}
+
+static void files_destroy(shoal_files *f)
+{
+    files_transfer_free_all(f);
+    index_clear(&f->index);
+    for (size_t i = 0; i < f->nremote; i++)
+        free(f->remote[i].name);
+    free(f->remote);
+    while (f->scan_waiters != NULL) {
+        scan_waiter *next = f->scan_waiters->next;
+        free(f->scan_waiters);
+        f->scan_waiters = next;
+    }
+    free(f->share);
+    free(f->downloads);
+    free(f->partial);
+    free(f);
+}
+
+void shoal_files_free(shoal_files *f)
+{
+    if (f == NULL || f->dead)
+        return;
+    f->dead = 1;
+    shoal_timer_stop(f->tick);
+    f->tick = NULL;
+    files_search_stop(f);
+    files_serve_stop(f);
+    files_transfer_stop(f);
+    /* requests and thread-pool jobs still in flight end on their own (the
+     * node cancels requests when it stops); the last one frees f */
+    files_hold(f);
+    files_release(f);
+}
+
+void shoal_files_on_transfer(shoal_files *f, shoal_transfer_cb cb,
+                             void *user)
+{
+    f->on_transfer = cb;
+    f->on_transfer_user = user;
+}

@@ -1,0 +1,125 @@
+/* What the files service's source files share (see include/shoal/files.h).
+ * Not installed. The service uses only the public node API. */
+#ifndef SHOAL_FILES_INTERNAL_H
+#define SHOAL_FILES_INTERNAL_H
+
+#include <stdint.h>
+
+#include "files/manifest.h"
+#include "files/protocol.h"
+#include "shoal/files.h"
+
+/* How often the service's one timer looks at its deadlines. */
+#define FILES_TICK_MS 100
+/* Query ids remembered, to forward each search once. */
+#define FILES_SEEN 1024
+#define FILES_SEEN_MS 60000
+
+/* One shared file. */
+typedef struct file_entry {
+    char *name;
+    uint64_t size;
+    int64_t mtime_s, mtime_ns;
+    uint8_t root[FILES_HASH];
+    char hash[SHOAL_FILES_HASH_TEXT];
+    uint8_t *chunks;          /* nchunks * 32 bytes */
+    uint32_t nchunks;
+} file_entry;
+
+typedef struct files_index {
+    file_entry *v;            /* sorted by name */
+    size_t n;
+    shoal_file_info *info;    /* the public view of v */
+} files_index;
+
+typedef struct files_search files_search;   /* search.c */
+typedef struct files_transfer files_transfer; /* transfer.c */
+typedef struct files_job files_job;         /* serve.c */
+typedef struct files_forward files_forward; /* search.c */
+
+/* A name a classic peer said it has (RESP), for later QUER answers. */
+typedef struct files_remote {
+    char *name;
+    char owner[SHOAL_ID_MAX];
+} files_remote;
+
+typedef struct files_seen {
+    uint64_t qid;
+    uint64_t until;
+} files_seen;
+
+struct shoal_files {
+    shoal_node *node;
+    shoal_files_config cfg;
+    int classic;
+    char *share;              /* real path, or NULL */
+    char *downloads;          /* real path, or NULL */
+    char *partial;            /* downloads/.shoal-partial */
+
+    files_index index;
+    int scanning;             /* a scan is on the thread pool */
+    int scan_again;           /* asked for while one ran */
+    uint64_t next_scan;       /* loop time */
+    struct scan_waiter *scan_waiters;
+
+    shoal_timer *tick;
+    files_seen seen[FILES_SEEN];
+    size_t seen_next;
+
+    files_remote *remote;     /* classic: names learned from RESP */
+    size_t nremote;
+
+    files_search *searches;   /* running */
+    files_forward *forwards;  /* FIND requests held while forwarded */
+    files_job *jobs;          /* chunk reads held for a request */
+    files_transfer **transfers;
+    size_t ntransfers;
+    unsigned next_transfer_id;
+    shoal_transfer_cb on_transfer;
+    void *on_transfer_user;
+
+    unsigned pending;         /* requests and thread-pool work in flight */
+    int dead;                 /* shoal_files_free() was called */
+};
+
+/* files.c */
+uint64_t files_now(const shoal_files *f);
+/* One more asynchronous operation that will call files_release(). */
+void files_hold(shoal_files *f);
+/* One fewer; frees f when it is dead and nothing is in flight. */
+void files_release(shoal_files *f);
+const file_entry *files_find_hash(const shoal_files *f,
+                                  const uint8_t root[FILES_HASH]);
+const file_entry *files_find_name(const shoal_files *f, const char *name);
+/* Remembers qid; 0 if it was already seen (and still fresh). */
+int files_seen_add(shoal_files *f, uint64_t qid);
+/* Where peer p is reached: a multiaddr with /p2p/ (secure) or HOST:PORT. */
+void files_peer_addr(const shoal_files *f, const shoal_peer *p, char *out,
+                     size_t size);
+/* This node's own dialable address (as above). */
+void files_self_addr(const shoal_files *f, char *out, size_t size);
+/* Does name contain key (case-insensitively unless classic)? */
+int files_name_matches(const shoal_files *f, const char *name,
+                       const char *key, size_t keylen);
+
+/* name.c */
+int files_inside(const char *root, const char *path);
+/* Opens name under root (a real path) for reading: fd, or -errno
+ * (-EACCES for a symlink out of the share or a non-regular file). */
+int files_open_shared(const char *root, const char *name, uint64_t *size);
+
+/* search.c */
+void files_search_register(shoal_files *f);
+void files_search_tick(shoal_files *f, uint64_t now);
+void files_search_stop(shoal_files *f);
+
+/* serve.c: MANI, CHNK, FGET */
+void files_serve_register(shoal_files *f);
+void files_serve_stop(shoal_files *f);
+
+/* transfer.c */
+void files_transfer_tick(shoal_files *f, uint64_t now);
+void files_transfer_stop(shoal_files *f);
+void files_transfer_free_all(shoal_files *f);
+
+#endif
