@@ -1,14 +1,24 @@
 /* shoal: the command-line program. Subcommands:
- *   shoal node   run a node
- *   shoal ping   check that a node answers
- *   shoal peers  list a node's known peers */
+ *   shoal node      run a node: file sharing, its control API and web UI
+ *   shoal ping      check that a node answers
+ *   shoal identify  ask a libp2p node what it is
+ *   shoal perf      measure throughput to a node
+ *   shoal peers     list a node's known peers
+ *   shoal search, get, files: drive a running node through its API */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
+
+#include "api.h"
+#include "client.h"
 #include "shoal.h"
+#include "shoal/files.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:7600"
 
@@ -60,12 +70,23 @@ static void node_usage(FILE *out)
             "/p2p/)\n"
             "  --hops N              hop budget of the join walk (default 2)\n"
             "  --perf                serve /perf/1.0.0 (off by default)\n"
+            "  --share DIR           share the files under DIR "
+            "(recursively)\n"
+            "  --downloads DIR       where downloads go (default\n"
+            "                        ~/.shoal/downloads; created)\n"
+            "  --api HOST:PORT       the control API and web UI (default "
+            "%s;\n"
+            "                        'off': none). Prints its URL, token "
+            "included\n"
+            "  --api-token-file FILE where the API token is written "
+            "(default\n"
+            "                        ~/.shoal/api-HOST-PORT.token)\n"
             "  --check-interval MS   liveness check period, 0 = off "
             "(default 10000)\n"
             "  --log-level LEVEL     error, warn, info or debug (default "
             "info)\n"
             "  --help                this text\n",
-            DEFAULT_LISTEN);
+            DEFAULT_LISTEN, API_DEFAULT_ADDR);
 }
 
 static void on_joined(shoal_node *node, size_t added, void *user)
@@ -82,8 +103,8 @@ static void on_check_tick(shoal_node *node, void *user)
     shoal_peers_check(node, NULL, NULL);
 }
 
-/* ~/.shoal/key, with ~/.shoal made if missing (0700). */
-static const char *default_key_file(char *buf, size_t size)
+/* ~/.shoal/NAME, with ~/.shoal made if missing (0700). */
+static const char *home_file(const char *name, char *buf, size_t size)
 {
     const char *home = getenv("HOME");
 
@@ -91,21 +112,94 @@ static const char *default_key_file(char *buf, size_t size)
         return NULL;
     snprintf(buf, size, "%s/.shoal", home);
     mkdir(buf, 0700);
-    snprintf(buf, size, "%s/.shoal/key", home);
+    snprintf(buf, size, "%s/.shoal/%s", home, name);
     return buf;
 }
 
-static void on_bootstrap_pong(shoal_node *node, int status, uint64_t rtt_us,
-                              void *user)
+/* The downloads folder, made if missing, as an absolute path (it is shown
+ * by the API and written in transfers' paths). */
+static int downloads_dir(const char *given, char *out)
 {
-    (void)node;
-    (void)rtt_us;
-    if (status < 0)
-        fprintf(stderr, "shoal: bootstrap %s: %s\n", (const char *)user,
-                shoal_strerror(status));
-    else
-        printf("connected to %s\n", (const char *)user);
-    fflush(stdout);
+    char buf[4096];
+    const char *dir = given;
+
+    if (dir == NULL &&
+        (dir = home_file("downloads", buf, sizeof(buf))) == NULL) {
+        fprintf(stderr, "shoal: no $HOME for ~/.shoal/downloads: pass "
+                        "--downloads DIR\n");
+        return -1;
+    }
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "shoal: cannot make the downloads folder %s: %s\n",
+                dir, strerror(errno));
+        return -1;
+    }
+    if (realpath(dir, out) == NULL) {
+        fprintf(stderr, "shoal: downloads folder %s: %s\n", dir,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Starts the files service; shares share (may be NULL). */
+static int start_files(shoal_node *node, const char *share,
+                       const char *downloads, shoal_files_config *fcfg,
+                       char *share_abs, shoal_files **out)
+{
+    int rc;
+
+    shoal_files_config_init(fcfg);
+    if (share != NULL && realpath(share, share_abs) == NULL) {
+        fprintf(stderr, "shoal: --share %s: %s\n", share, strerror(errno));
+        return -1;
+    }
+    fcfg->share_dir = share != NULL ? share_abs : NULL;
+    fcfg->download_dir = downloads;
+    if ((rc = shoal_files_new(out, node, fcfg)) < 0) {
+        fprintf(stderr, "shoal: cannot share %s (downloads to %s): %s\n",
+                share != NULL ? share : "nothing", downloads,
+                shoal_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* The control API and web UI; prints where, token included. addr NULL:
+ * the default one, which a node already running here may hold: then this
+ * node runs without an API, and says so, rather than not at all. */
+static int start_api(shoal_node *node, shoal_files *files,
+                     const shoal_files_config *fcfg, const char *addr,
+                     const char *token_file, api **out)
+{
+    int is_default = addr == NULL, rc;
+    api_config acfg;
+    char err[512];
+
+    *out = NULL;
+    if (is_default)
+        addr = API_DEFAULT_ADDR;
+    if (strcmp(addr, "off") == 0)
+        return 0;
+    memset(&acfg, 0, sizeof(acfg));
+    acfg.addr = addr;
+    acfg.token_file = token_file;
+    acfg.share_dir = fcfg->share_dir;
+    acfg.download_dir = fcfg->download_dir;
+    acfg.search_timeout_ms = fcfg->search_timeout_ms;
+    if ((rc = api_start(out, node, files, &acfg, err, sizeof(err))) < 0 &&
+        is_default && rc == -EADDRINUSE) {
+        fprintf(stderr, "shoal: no API: %s is taken (another node?); "
+                        "--api HOST:PORT picks another\n", addr);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "shoal: API: %s (--api off runs without one)\n",
+                err);
+        return -1;
+    }
+    printf("api on %s\n", api_url(*out));
+    return 0;
 }
 
 static int cmd_node(int argc, char **argv)
@@ -122,11 +216,19 @@ static int cmd_node(int argc, char **argv)
         {"hops", required_argument, NULL, 'H'},
         {"check-interval", required_argument, NULL, 'C'},
         {"log-level", required_argument, NULL, 'L'},
+        {"share", required_argument, NULL, 's'},
+        {"downloads", required_argument, NULL, 'd'},
+        {"api", required_argument, NULL, 'A'},
+        {"api-token-file", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *bootstrap = NULL;
-    char key_path[4096], addr[1024];
+    const char *bootstrap = NULL, *share = NULL, *downloads = NULL;
+    const char *api_addr = NULL, *token_file = NULL;
+    char key_path[4096], addr[1024], share_abs[PATH_MAX], dl_abs[PATH_MAX];
+    shoal_files_config fcfg;
+    shoal_files *files = NULL;
+    api *api = NULL;
     long hops = 2, check_ms = 10000;
     const char *listen[8];
     int perf = 0, nlisten = 0, i;
@@ -166,6 +268,10 @@ static int cmd_node(int argc, char **argv)
                 return 2;
             }
             break;
+        case 's': share = optarg; break;
+        case 'd': downloads = optarg; break;
+        case 'A': api_addr = optarg; break;
+        case 'K': token_file = optarg; break;
         case 'h': node_usage(stdout); return 0;
         default: node_usage(stderr); return 2;
         }
@@ -177,7 +283,9 @@ static int cmd_node(int argc, char **argv)
     if (nlisten > 0)
         cfg.listen = listen[0];
     if (!cfg.classic && cfg.key_file == NULL)
-        cfg.key_file = default_key_file(key_path, sizeof(key_path));
+        cfg.key_file = home_file("key", key_path, sizeof(key_path));
+    if (downloads_dir(downloads, dl_abs) < 0)
+        return 1;
     if ((rc = shoal_node_new(&node, NULL, &cfg)) < 0) {
         if (rc == UV_EPERM)
             fprintf(stderr, "shoal: key file %s can be read by others: "
@@ -201,20 +309,34 @@ static int cmd_node(int argc, char **argv)
             return 1;
         }
     }
+    if (start_files(node, share, dl_abs, &fcfg, share_abs, &files) < 0) {
+        shoal_node_free(node);
+        return 1;
+    }
     for (i = 0; shoal_node_listen_addr(node, (size_t)i, addr, sizeof(addr)) == 0;
          i++)
         printf("listening on %s\n", addr);
+    if (start_api(node, files, &fcfg, api_addr, token_file, &api) < 0) {
+        shoal_files_free(files);
+        shoal_node_free(node);
+        return 1;
+    }
     fflush(stdout);
-    if (bootstrap != NULL && cfg.classic)
-        rc = shoal_join(node, bootstrap, (int)hops, on_joined, NULL);
-    else if (bootstrap != NULL)
-        rc = shoal_ping(node, bootstrap, cfg.handshake_timeout_ms,
-                        on_bootstrap_pong, (void *)bootstrap);
-    if (bootstrap != NULL && rc < 0)
+    /* Both modes walk the membership messages from the bootstrap peer,
+     * classic from HOST:PORT, secure from a multiaddr, and fill the peer
+     * table that searches travel. */
+    if (bootstrap != NULL &&
+        (rc = shoal_join(node, bootstrap, (int)hops, on_joined, NULL)) < 0)
         fprintf(stderr, "shoal: cannot join %s: %s\n", bootstrap,
                 shoal_strerror(rc));
     rc = shoal_node_run(node);
+    /* The API first: its waiting requests are answered, its threads end;
+     * then the service, whose callbacks may still finish API jobs; the
+     * API's memory last, once nothing can reach it. */
+    api_stop(api);
+    shoal_files_free(files);
     shoal_node_free(node);
+    api_free(api);
     return rc < 0 ? 1 : 0;
 }
 
@@ -520,19 +642,13 @@ static int cmd_perf(int argc, char **argv)
     return status == 0 ? 0 : 1;
 }
 
-static int cmd_peers(int argc, char **argv)
+/* The classic LIST: one node's known peers, over its own wire. */
+static int classic_peers(const char *addr, long timeout)
 {
-    static const char usage[] =
-        "usage: shoal peers [--timeout MS] ADDR\n"
-        "Asks a node for its known peers (LIST) and prints them.\n";
-    long timeout = 5000;
-    const char *addr;
     exchange ex;
     size_t i;
     int rc;
 
-    if (parse_client_args(argc, argv, usage, NULL, &timeout, &addr) != 0)
-        return 2;
     rc = exchange_run(addr, "LIST", (uint32_t)timeout, &ex);
     if (rc < 0 || ex.count == 0 || strcmp(ex.replies[0].type, "REPL") != 0) {
         fprintf(stderr, "shoal: LIST %s failed: %s\n", addr,
@@ -553,6 +669,24 @@ static int cmd_peers(int argc, char **argv)
     return 0;
 }
 
+static int cmd_peers(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: shoal peers [--api HOST:PORT] [--token-file FILE] [--json]\n"
+        "       shoal peers [--timeout MS] HOST:PORT\n"
+        "Lists a node's known peers: without an address, those of the node\n"
+        "running here, through its API (default " API_DEFAULT_ADDR "); with\n"
+        "HOST:PORT, asks that classic node over its wire (LIST).\n";
+    client_opts o;
+    int i;
+
+    if ((i = client_parse(argc, argv, usage, &o, 0, 1)) < 0)
+        return 2;
+    if (i < argc)
+        return classic_peers(argv[i], o.timeout_ms > 0 ? o.timeout_ms : 5000);
+    return client_peers(&o);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: shoal COMMAND [options]\n\n"
@@ -562,7 +696,28 @@ static void usage(FILE *out)
                  "  identify  ask a libp2p node what it is\n"
                  "  perf    measure throughput to a node (/perf/1.0.0)\n"
                  "  peers   list a node's known peers\n"
-                 "  help    this text\n");
+                 "  search  search the network through the running node\n"
+                 "  get     download a file through the running node\n"
+                 "  files   list the files the running node shares\n"
+                 "  help    this text\n"
+                 "\n"
+                 "`shoal node` serves a web UI: open the URL on its "
+                 "'api on' line.\n");
+}
+
+/* Runs a command that may use libcurl, which wants its global state set
+ * up before any other thread exists and torn down after. */
+static int client_command(int (*cmd)(int, char **), int argc, char **argv)
+{
+    int rc;
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        fprintf(stderr, "shoal: libcurl cannot start\n");
+        return 1;
+    }
+    rc = cmd(argc, argv);
+    curl_global_cleanup();
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -580,7 +735,13 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "identify") == 0)
         return cmd_identify(argc - 1, argv + 1);
     if (strcmp(argv[1], "peers") == 0)
-        return cmd_peers(argc - 1, argv + 1);
+        return client_command(cmd_peers, argc - 1, argv + 1);
+    if (strcmp(argv[1], "search") == 0)
+        return client_command(client_search, argc - 1, argv + 1);
+    if (strcmp(argv[1], "get") == 0)
+        return client_command(client_get, argc - 1, argv + 1);
+    if (strcmp(argv[1], "files") == 0)
+        return client_command(client_files, argc - 1, argv + 1);
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         usage(stdout);

@@ -1,0 +1,1164 @@
+/* The control API: see api.h for the shape, and the README for the
+ * endpoints. Two threads meet here. libmicrohttpd's connection threads
+ * check, parse and validate a request, then post a job to the node's loop
+ * and wait on the API's condition variable; the loop runs the job (at once,
+ * or later from a search or join callback) and fills in the answer. A job
+ * is counted by both sides, so whichever is last frees it: a waiter that
+ * gives up (deadline, shutdown) leaves the loop a job it can still finish.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "api.h"
+#include "web_assets.h"
+
+#define HOST_TEXT (SHOAL_HOST_MAX + 16) /* "[host]:port" */
+#define WAIT_MS 30000           /* a job that is not a search ends by then */
+#define WAIT_SLACK_MS 5000      /* a search: its own deadline, and this */
+#define MAX_SEARCH_MS 600000
+#define MAX_KEY 1024
+
+struct api {
+    shoal_node *node;
+    shoal_files *files;
+    struct MHD_Daemon *mhd;
+    int fd;                     /* the listening socket, until MHD has it */
+    uv_mutex_t lock;            /* guards stopping and every job's answer */
+    uv_cond_t cond;             /* broadcast when a job is answered */
+    int stopping;
+    uint32_t search_timeout_ms;
+    char host[SHOAL_HOST_MAX];  /* bound, without brackets */
+    unsigned port;
+    char self[HOST_TEXT];       /* the Host header we answer to */
+    char local[HOST_TEXT];      /* "localhost:PORT", accepted as well */
+    char token[API_TOKEN_HEX + 1];
+    char token_file[4096];
+    char url[HOST_TEXT + API_TOKEN_HEX + 32];
+    char *share_dir, *download_dir;
+};
+
+/* ------------------------------------------------------------------ jobs */
+
+typedef struct job job;
+typedef void (*job_fn)(job *j);
+
+struct job {
+    api *api;
+    job_fn run;                 /* on the loop */
+    int refs;                   /* waiter + loop; under api->lock */
+    int done;
+    uint32_t wait_ms;
+    char *arg;                  /* the request's string argument, owned */
+    unsigned num;               /* its number argument */
+    unsigned status;            /* the answer: HTTP status */
+    char *text;                 /* and JSON text, malloc'd */
+};
+
+static void job_unref_locked(job *j)
+{
+    if (--j->refs > 0)
+        return;
+    free(j->arg);
+    free(j->text);
+    free(j);
+}
+
+/* Loop thread: the answer is obj (consumed). Wakes the waiter. */
+static void job_answer(job *j, unsigned status, cJSON *obj)
+{
+    char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
+    api *a = j->api;
+
+    cJSON_Delete(obj);
+    uv_mutex_lock(&a->lock);
+    j->status = text != NULL ? status : MHD_HTTP_INTERNAL_SERVER_ERROR;
+    j->text = text;
+    j->done = 1;
+    uv_cond_broadcast(&a->cond);
+    job_unref_locked(j);
+    uv_mutex_unlock(&a->lock);
+}
+
+/* {"error": "..."}, built with cJSON like every other answer. */
+static cJSON *error_json(const char *fmt, va_list ap)
+{
+    char msg[512];
+    cJSON *obj = cJSON_CreateObject();
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (obj != NULL && cJSON_AddStringToObject(obj, "error", msg) == NULL) {
+        cJSON_Delete(obj);
+        obj = NULL;
+    }
+    return obj;
+}
+
+static void job_error(job *j, unsigned status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void job_error(job *j, unsigned status, const char *fmt, ...)
+{
+    va_list ap;
+    cJSON *obj;
+
+    va_start(ap, fmt);
+    obj = error_json(fmt, ap);
+    va_end(ap);
+    job_answer(j, status, obj);
+}
+
+/* The HTTP status for a shoal error code returned by a call. */
+static unsigned status_of(int err)
+{
+    switch (err) {
+    case SHOAL_EINVAL:
+    case SHOAL_EBADADDR: return MHD_HTTP_BAD_REQUEST;
+    case SHOAL_ENOENT: return MHD_HTTP_NOT_FOUND;
+    case SHOAL_EEXIST: return MHD_HTTP_CONFLICT;
+    case SHOAL_ENOBUFS:
+    case SHOAL_EFULL: return MHD_HTTP_TOO_MANY_REQUESTS;
+    case SHOAL_ECANCELED: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+static void on_job_posted(shoal_node *node, void *user)
+{
+    job *j = user;
+
+    (void)node;
+    j->run(j);
+}
+
+/* MHD thread: posts j to the loop and waits for its answer, or its
+ * deadline, or shutdown. Returns the status; *text gets the JSON (owned),
+ * or NULL when the loop did not answer. Frees j (its waiter's share). */
+static unsigned job_wait(api *a, job *j, char **text)
+{
+    uint64_t end = uv_hrtime() + (uint64_t)j->wait_ms * 1000000u;
+    unsigned status;
+    int rc;
+
+    *text = NULL;
+    j->api = a;
+    j->refs = 2;
+    uv_mutex_lock(&a->lock);
+    rc = a->stopping ? SHOAL_ECANCELED : 0;
+    uv_mutex_unlock(&a->lock);
+    if (rc == 0)
+        rc = shoal_post(a->node, on_job_posted, j);
+    uv_mutex_lock(&a->lock);
+    if (rc < 0)
+        j->refs = 1; /* the loop will never see it */
+    while (rc == 0 && !j->done && !a->stopping) {
+        uint64_t now = uv_hrtime();
+        if (now >= end)
+            break;
+        uv_cond_timedwait(&a->cond, &a->lock, end - now);
+    }
+    if (j->done) {
+        status = j->status;
+        *text = j->text;
+        j->text = NULL;
+    } else {
+        status = rc < 0 || a->stopping ? MHD_HTTP_SERVICE_UNAVAILABLE
+                                       : MHD_HTTP_GATEWAY_TIMEOUT;
+    }
+    job_unref_locked(j);
+    uv_mutex_unlock(&a->lock);
+    return status;
+}
+
+/* ------------------------------------------------- JSON of shoal objects */
+
+/* The address others dial a known peer at: a multiaddr in secure mode,
+ * HOST:PORT in classic mode; IPv6 hosts are the ones with a ':'. */
+static void peer_addr(const api *a, const shoal_peer *p, char *out,
+                      size_t size)
+{
+    int v6 = strchr(p->host, ':') != NULL;
+
+    if (shoal_node_peer_id(a->node) != NULL)
+        snprintf(out, size, "/%s/%s/tcp/%u/p2p/%s", v6 ? "ip6" : "ip4",
+                 p->host, p->port, p->id);
+    else if (v6)
+        snprintf(out, size, "[%s]:%u", p->host, p->port);
+    else
+        snprintf(out, size, "%s:%u", p->host, p->port);
+}
+
+static cJSON *peer_json(const api *a, const shoal_peer *p)
+{
+    char addr[SHOAL_HOST_MAX + SHOAL_ID_MAX + 32];
+    cJSON *o = cJSON_CreateObject();
+
+    peer_addr(a, p, addr, sizeof(addr));
+    cJSON_AddStringToObject(o, "id", p->id);
+    cJSON_AddStringToObject(o, "host", p->host);
+    cJSON_AddNumberToObject(o, "port", p->port);
+    cJSON_AddStringToObject(o, "addr", addr);
+    return o;
+}
+
+static const char *state_name(int state)
+{
+    switch (state) {
+    case SHOAL_TRANSFER_SEARCHING: return "searching";
+    case SHOAL_TRANSFER_RUNNING: return "running";
+    case SHOAL_TRANSFER_DONE: return "done";
+    case SHOAL_TRANSFER_FAILED: return "failed";
+    default: return "unknown";
+    }
+}
+
+/* cJSON keeps numbers as doubles: exact up to 2^53 bytes, plenty. */
+static cJSON *transfer_json(const shoal_transfer_info *t)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(o, "id", t->id);
+    cJSON_AddStringToObject(o, "state", state_name(t->state));
+    if (t->state == SHOAL_TRANSFER_FAILED)
+        cJSON_AddStringToObject(o, "error", shoal_strerror(t->error));
+    else
+        cJSON_AddNullToObject(o, "error");
+    cJSON_AddStringToObject(o, "name", t->name ? t->name : "");
+    cJSON_AddStringToObject(o, "hash", t->hash ? t->hash : "");
+    cJSON_AddStringToObject(o, "path", t->path ? t->path : "");
+    cJSON_AddNumberToObject(o, "size", (double)t->size);
+    cJSON_AddNumberToObject(o, "received", (double)t->received);
+    cJSON_AddNumberToObject(o, "resumed", (double)t->resumed);
+    cJSON_AddNumberToObject(o, "rate", t->rate);
+    cJSON_AddNumberToObject(o, "holders", (double)t->nholders);
+    /* Time left at the recent rate; unknown before there is one. */
+    if (t->state == SHOAL_TRANSFER_RUNNING && t->rate > 0 &&
+        t->size >= t->received)
+        cJSON_AddNumberToObject(o, "eta", (double)(t->size - t->received) /
+                                              t->rate);
+    else
+        cJSON_AddNullToObject(o, "eta");
+    return o;
+}
+
+static cJSON *string_array(cJSON *parent, const char *name)
+{
+    cJSON *arr = cJSON_CreateArray();
+
+    cJSON_AddItemToObject(parent, name, arr);
+    return arr;
+}
+
+/* ------------------------------------------------ the jobs, on the loop */
+
+static void run_status(job *j)
+{
+    api *a = j->api;
+    char addr[1024];
+    cJSON *o = cJSON_CreateObject(), *listen;
+    const char *pid = shoal_node_peer_id(a->node);
+    size_t i;
+
+    cJSON_AddStringToObject(o, "id", shoal_node_id(a->node));
+    if (pid != NULL)
+        cJSON_AddStringToObject(o, "peer_id", pid);
+    else
+        cJSON_AddNullToObject(o, "peer_id");
+    cJSON_AddStringToObject(o, "mode", pid != NULL ? "secure" : "classic");
+    listen = string_array(o, "listen");
+    for (i = 0; shoal_node_listen_addr(a->node, i, addr, sizeof(addr)) == 0;
+         i++)
+        cJSON_AddItemToArray(listen, cJSON_CreateString(addr));
+    if (a->share_dir != NULL)
+        cJSON_AddStringToObject(o, "share_dir", a->share_dir);
+    else
+        cJSON_AddNullToObject(o, "share_dir");
+    cJSON_AddStringToObject(o, "download_dir", a->download_dir);
+    cJSON_AddNumberToObject(o, "files", (double)shoal_files_count(a->files));
+    cJSON_AddNumberToObject(o, "peers", (double)shoal_peer_count(a->node));
+    cJSON_AddNumberToObject(o, "transfers",
+                            (double)shoal_transfer_count(a->files));
+    job_answer(j, MHD_HTTP_OK, o);
+}
+
+static void run_peers(job *j)
+{
+    api *a = j->api;
+    cJSON *o = cJSON_CreateObject(), *arr = string_array(o, "peers");
+    size_t i, n = shoal_peer_count(a->node);
+
+    for (i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, peer_json(a, shoal_peer_at(a->node, i)));
+    job_answer(j, MHD_HTTP_OK, o);
+}
+
+static void on_joined(shoal_node *node, size_t added, void *user)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(o, "added", (double)added);
+    cJSON_AddNumberToObject(o, "known", (double)shoal_peer_count(node));
+    job_answer(user, MHD_HTTP_OK, o);
+}
+
+static void run_join(job *j)
+{
+    /* The callback may run before shoal_join returns: j is not touched
+     * after a successful call. */
+    int rc = shoal_join(j->api->node, j->arg, 2, on_joined, j);
+
+    if (rc < 0)
+        job_error(j, status_of(rc), "cannot join %s: %s", j->arg,
+                  shoal_strerror(rc));
+}
+
+static void run_peer_remove(job *j)
+{
+    int rc = shoal_peer_remove(j->api->node, j->arg);
+    cJSON *o;
+
+    if (rc < 0) {
+        job_error(j, status_of(rc), "cannot remove peer %s: %s", j->arg,
+                  shoal_strerror(rc));
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "removed", j->arg);
+    job_answer(j, MHD_HTTP_OK, o);
+}
+
+static void run_files(job *j)
+{
+    shoal_files *f = j->api->files;
+    cJSON *o = cJSON_CreateObject(), *arr = string_array(o, "files");
+    size_t i, n = shoal_files_count(f);
+
+    for (i = 0; i < n; i++) {
+        const shoal_file_info *fi = shoal_files_at(f, i);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", fi->name);
+        cJSON_AddNumberToObject(e, "size", (double)fi->size);
+        cJSON_AddStringToObject(e, "hash", fi->hash);
+        cJSON_AddItemToArray(arr, e);
+    }
+    job_answer(j, MHD_HTTP_OK, o);
+}
+
+static void on_searched(shoal_files *f, int status,
+                        const shoal_search_result *results, size_t count,
+                        void *user)
+{
+    cJSON *o, *arr;
+    size_t i, h;
+
+    (void)f;
+    if (status < 0) {
+        job_error(user, status_of(status), "search failed: %s",
+                  shoal_strerror(status));
+        return;
+    }
+    o = cJSON_CreateObject();
+    arr = string_array(o, "results");
+    for (i = 0; i < count; i++) {
+        const shoal_search_result *r = &results[i];
+        cJSON *e = cJSON_CreateObject(), *holders;
+        cJSON_AddStringToObject(e, "name", r->name);
+        cJSON_AddNumberToObject(e, "size", (double)r->size);
+        cJSON_AddStringToObject(e, "hash", r->hash ? r->hash : "");
+        holders = string_array(e, "holders");
+        for (h = 0; h < r->nholders; h++) {
+            cJSON *ho = cJSON_CreateObject();
+            cJSON_AddStringToObject(ho, "peer", r->holders[h].peer);
+            cJSON_AddStringToObject(ho, "addr", r->holders[h].addr);
+            cJSON_AddItemToArray(holders, ho);
+        }
+        cJSON_AddItemToArray(arr, e);
+    }
+    job_answer(user, MHD_HTTP_OK, o);
+}
+
+static void run_search(job *j)
+{
+    int rc = shoal_files_search(j->api->files, j->arg, j->num, on_searched,
+                                j);
+
+    if (rc < 0)
+        job_error(j, status_of(rc), "cannot search: %s", shoal_strerror(rc));
+}
+
+static void run_get(job *j)
+{
+    unsigned id = 0;
+    int rc = shoal_files_get(j->api->files, j->arg, &id);
+    cJSON *o;
+
+    if (rc == SHOAL_ENOBUFS) {
+        job_error(j, status_of(rc), "too many transfers running; try later");
+        return;
+    }
+    if (rc < 0) {
+        job_error(j, status_of(rc), "cannot get '%s': %s", j->arg,
+                  shoal_strerror(rc));
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", id);
+    job_answer(j, MHD_HTTP_OK, o);
+}
+
+static void run_transfers(job *j)
+{
+    shoal_files *f = j->api->files;
+    cJSON *o = cJSON_CreateObject(), *arr = string_array(o, "transfers");
+    shoal_transfer_info t;
+    size_t i, n = shoal_transfer_count(f);
+
+    for (i = 0; i < n; i++)
+        if (shoal_transfer_at(f, i, &t) == 0)
+            cJSON_AddItemToArray(arr, transfer_json(&t));
+    job_answer(j, MHD_HTTP_OK, o);
+}
+
+static void run_transfer(job *j)
+{
+    shoal_transfer_info t;
+    int rc = shoal_transfer_get(j->api->files, j->num, &t);
+
+    if (rc < 0)
+        job_error(j, status_of(rc), "no transfer %u", j->num);
+    else
+        job_answer(j, MHD_HTTP_OK, transfer_json(&t));
+}
+
+/* ------------------------------------------- requests, on an MHD thread */
+
+/* What one HTTP request has gathered so far (MHD's con_cls). */
+typedef struct request {
+    char *body;
+    size_t len, cap;
+    int too_big;
+} request;
+
+/* Adds the headers every answer carries and queues it. */
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
+                             struct MHD_Response *resp)
+{
+    enum MHD_Result ret;
+
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Queues JSON text (owned, freed by MHD). */
+static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status,
+                                    char *text, const char *allow)
+{
+    struct MHD_Response *resp;
+
+    if (text == NULL)
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(strlen(text), text,
+                                           MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "application/json");
+    if (allow != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    return queue(c, status, resp);
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *c,
+                                     unsigned status, const char *allow,
+                                     const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* Queues {"error": ...}; allow, when not NULL, is the Allow header. */
+static enum MHD_Result respond_error(struct MHD_Connection *c,
+                                     unsigned status, const char *allow,
+                                     const char *fmt, ...)
+{
+    va_list ap;
+    cJSON *obj;
+    char *text;
+
+    va_start(ap, fmt);
+    obj = error_json(fmt, ap);
+    va_end(ap);
+    text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
+    cJSON_Delete(obj);
+    return respond_json(c, status, text, allow);
+}
+
+/* Whether a Host header names this API: its own HOST:PORT, or
+ * localhost:PORT. Anything else is a page on another name that resolved
+ * to us (DNS rebinding). */
+static int host_ok(const api *a, const char *host)
+{
+    return host != NULL &&
+           (strcasecmp(host, a->self) == 0 || strcasecmp(host, a->local) == 0);
+}
+
+/* A browser sends Origin on cross-site requests (and on same-site POSTs):
+ * only pages served by this API itself may drive it. */
+static int origin_ok(const api *a, const char *origin)
+{
+    if (origin == NULL)
+        return 1;
+    if (strncasecmp(origin, "http://", 7) != 0)
+        return 0;
+    return host_ok(a, origin + 7);
+}
+
+static int token_ok(const api *a, const char *token)
+{
+    return token != NULL && strlen(token) == API_TOKEN_HEX &&
+           sodium_memcmp(token, a->token, API_TOKEN_HEX) == 0;
+}
+
+/* The checks made on the headers alone, before any body is read. Returns
+ * 0, or the status to refuse with (and *why). */
+static unsigned check_headers(const api *a, struct MHD_Connection *c,
+                              const char *url, const char **why)
+{
+    const char *len;
+
+    if (!host_ok(a, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_HOST))) {
+        *why = "this API answers only to its own address in the Host header";
+        return MHD_HTTP_FORBIDDEN;
+    }
+    if (!origin_ok(a, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_ORIGIN))) {
+        *why = "requests from other origins are refused";
+        return MHD_HTTP_FORBIDDEN;
+    }
+    if (strncmp(url, "/api/", 5) == 0 &&
+        !token_ok(a, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 API_TOKEN_HEADER))) {
+        *why = "missing or wrong " API_TOKEN_HEADER " header (the token is "
+               "in the node's api line and token file)";
+        return MHD_HTTP_FORBIDDEN;
+    }
+    len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (len != NULL && strtoull(len, NULL, 10) > API_MAX_BODY) {
+        *why = "request body too large (at most 64 KiB)";
+        return MHD_HTTP_CONTENT_TOO_LARGE;
+    }
+    return 0;
+}
+
+/* Keeps up to API_MAX_BODY bytes; past that only notes it (413 at the
+ * end), so that a chunked body cannot grow memory. */
+static void body_append(request *r, const char *data, size_t len)
+{
+    if (r->too_big || len > API_MAX_BODY - r->len) {
+        r->too_big = 1;
+        return;
+    }
+    if (r->len + len + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap : 1024;
+        char *grown;
+        while (cap < r->len + len + 1)
+            cap *= 2;
+        if ((grown = realloc(r->body, cap)) == NULL) {
+            r->too_big = 1;
+            return;
+        }
+        r->body = grown;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, len);
+    r->len += len;
+    r->body[r->len] = '\0';
+}
+
+/* cJSON turns \u0000 into a NUL that silently ends the string, so that
+ * "ok\u0000/../x" would read as "ok". No field of this API may hold a NUL:
+ * refuse raw NUL bytes and that escape before parsing. Outside strings a
+ * backslash is not JSON at all, so stepping over escapes pair by pair
+ * finds every one. */
+static int body_has_nul(const char *s, size_t len)
+{
+    size_t i;
+
+    if (memchr(s, '\0', len) != NULL)
+        return 1;
+    for (i = 0; i + 1 < len; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (s[i + 1] == 'u' && i + 6 <= len &&
+            memcmp(s + i + 2, "0000", 4) == 0)
+            return 1;
+        i++; /* the escaped character */
+    }
+    return 0;
+}
+
+/* A route: what a request for method and path becomes. prepare (MHD
+ * thread) checks the input and fills the job, or answers an error. */
+typedef struct route {
+    const char *method;
+    const char *path;           /* ends with '/': a prefix; the rest is arg */
+    int body;                   /* expects a JSON object */
+    unsigned (*prepare)(api *a, job *j, cJSON *body, const char *rest,
+                        char *why);
+    job_fn run;
+} route;
+
+static char *dup_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+#define WHY_MAX 256 /* an error message written by a prepare function */
+
+/* The string member name of body, non-empty and at most max bytes. */
+static const char *string_member(cJSON *body, const char *name, size_t max,
+                                 char *why)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(body, name);
+
+    if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
+        snprintf(why, WHY_MAX, "\"%s\" must be a non-empty string", name);
+        return NULL;
+    }
+    if (strlen(v->valuestring) > max) {
+        snprintf(why, WHY_MAX, "\"%s\" is too long (at most %zu bytes)",
+                 name, max);
+        return NULL;
+    }
+    return v->valuestring;
+}
+
+static unsigned take_arg(job *j, const char *s)
+{
+    return (j->arg = dup_string(s)) != NULL ? 0
+                                            : MHD_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static unsigned prep_join(api *a, job *j, cJSON *body, const char *rest,
+                          char *why)
+{
+    const char *addr = string_member(body, "addr", 1024, why);
+
+    (void)a;
+    (void)rest;
+    if (addr == NULL)
+        return MHD_HTTP_BAD_REQUEST;
+    j->wait_ms = WAIT_MS * 2; /* a walk of a few connects */
+    return take_arg(j, addr);
+}
+
+static unsigned prep_peer_remove(api *a, job *j, cJSON *body,
+                                 const char *rest, char *why)
+{
+    (void)a;
+    (void)body;
+    if (rest[0] == '\0' || strlen(rest) >= SHOAL_ID_MAX ||
+        strchr(rest, '/') != NULL) {
+        snprintf(why, WHY_MAX, "expected /api/peers/<id>");
+        return MHD_HTTP_NOT_FOUND;
+    }
+    return take_arg(j, rest);
+}
+
+static unsigned prep_search(api *a, job *j, cJSON *body, const char *rest,
+                            char *why)
+{
+    const char *key = string_member(body, "key", MAX_KEY, why);
+    cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "timeout_ms");
+
+    (void)rest;
+    if (key == NULL)
+        return MHD_HTTP_BAD_REQUEST;
+    j->num = 0;
+    if (t != NULL && !cJSON_IsNull(t)) {
+        if (!cJSON_IsNumber(t) || t->valuedouble < 0 ||
+            t->valuedouble > MAX_SEARCH_MS) {
+            snprintf(why, WHY_MAX, "\"timeout_ms\" must be a number of "
+                                   "milliseconds, 0 to %d", MAX_SEARCH_MS);
+            return MHD_HTTP_BAD_REQUEST;
+        }
+        j->num = (unsigned)t->valuedouble;
+    }
+    j->wait_ms = (j->num ? j->num : a->search_timeout_ms) + WAIT_SLACK_MS;
+    return take_arg(j, key);
+}
+
+/* A hash, or a name the files service would ever open: anything else
+ * ("../x", "/etc/passwd", overlong) is refused here, before the loop. */
+static unsigned prep_get(api *a, job *j, cJSON *body, const char *rest,
+                         char *why)
+{
+    const char *what = string_member(body, "what", SHOAL_FILES_NAME_MAX,
+                                     why);
+
+    (void)a;
+    (void)rest;
+    if (what == NULL)
+        return MHD_HTTP_BAD_REQUEST;
+    if (shoal_files_name_ok(what, strlen(what)) < 0) {
+        snprintf(why, WHY_MAX, "\"what\" is neither a hash nor a file name "
+                               "(relative, '/' between parts, no '..', '.' "
+                               "or empty parts, no backslash)");
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    return take_arg(j, what);
+}
+
+static unsigned prep_transfer(api *a, job *j, cJSON *body, const char *rest,
+                              char *why)
+{
+    char *end;
+    unsigned long id = strtoul(rest, &end, 10);
+
+    (void)a;
+    (void)body;
+    if (rest[0] < '1' || rest[0] > '9' || *end != '\0' || id > 0xffffffffu) {
+        snprintf(why, WHY_MAX, "expected /api/transfers/<number>");
+        return MHD_HTTP_NOT_FOUND;
+    }
+    j->num = (unsigned)id;
+    return 0;
+}
+
+static const route routes[] = {
+    {"GET", "/api/status", 0, NULL, run_status},
+    {"GET", "/api/peers", 0, NULL, run_peers},
+    {"POST", "/api/peers", 1, prep_join, run_join},
+    {"DELETE", "/api/peers/", 0, prep_peer_remove, run_peer_remove},
+    {"GET", "/api/files", 0, NULL, run_files},
+    {"POST", "/api/search", 1, prep_search, run_search},
+    {"POST", "/api/get", 1, prep_get, run_get},
+    {"GET", "/api/transfers", 0, NULL, run_transfers},
+    {"GET", "/api/transfers/", 0, prep_transfer, run_transfer},
+};
+
+/* Whether url matches rt's path; *rest gets what follows a prefix. */
+static int route_match(const route *rt, const char *url, const char **rest)
+{
+    size_t n = strlen(rt->path);
+
+    if (rt->path[n - 1] == '/') {
+        if (strncmp(url, rt->path, n) != 0)
+            return 0;
+        *rest = url + n;
+        return 1;
+    }
+    *rest = "";
+    return strcmp(url, rt->path) == 0;
+}
+
+/* Runs the route for a complete request: validation here, the work on the
+ * loop, then the answer. */
+static enum MHD_Result serve_api(api *a, struct MHD_Connection *c,
+                                 const char *url, const char *method,
+                                 request *r)
+{
+    char allow[64] = "";
+    const route *rt = NULL;
+    char why[WHY_MAX] = "bad request";
+    const char *rest = "";
+    cJSON *body = NULL;
+    unsigned status;
+    char *text;
+    size_t i;
+    job *j;
+
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const char *tail;
+        if (!route_match(&routes[i], url, &tail))
+            continue;
+        if (strcmp(routes[i].method, method) == 0) {
+            rt = &routes[i];
+            rest = tail;
+            break;
+        }
+        snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+                 allow[0] ? ", " : "", routes[i].method);
+    }
+    if (rt == NULL && allow[0] != '\0')
+        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, allow,
+                             "%s is not allowed on %s (allowed: %s)", method,
+                             url, allow);
+    if (rt == NULL)
+        return respond_error(c, MHD_HTTP_NOT_FOUND, NULL,
+                             "no such endpoint: %s",
+                             url);
+    if (rt->body) {
+        if (r->len == 0)
+            return respond_error(c, MHD_HTTP_BAD_REQUEST, NULL,
+                                 "a JSON object body is expected");
+        if (body_has_nul(r->body, r->len))
+            return respond_error(c, MHD_HTTP_BAD_REQUEST, NULL,
+                                 "NUL characters are not allowed");
+        body = cJSON_ParseWithLength(r->body, r->len);
+        if (!cJSON_IsObject(body)) {
+            cJSON_Delete(body);
+            return respond_error(c, MHD_HTTP_BAD_REQUEST, NULL,
+                                 "the body is not a JSON object");
+        }
+    }
+    if ((j = calloc(1, sizeof(*j))) == NULL) {
+        cJSON_Delete(body);
+        return MHD_NO;
+    }
+    j->run = rt->run;
+    j->wait_ms = WAIT_MS;
+    status = rt->prepare ? rt->prepare(a, j, body, rest, why) : 0;
+    cJSON_Delete(body);
+    if (status != 0) {
+        free(j->arg);
+        free(j);
+        return respond_error(c, status, NULL, "%s", why);
+    }
+    status = job_wait(a, j, &text);
+    if (text != NULL)
+        return respond_json(c, status, text, NULL);
+    return respond_error(c, status, NULL, "%s",
+                         status == MHD_HTTP_GATEWAY_TIMEOUT
+                                        ? "the node did not answer in time"
+                                        : "the node is stopping");
+}
+
+/* The web UI's files, from the binary. */
+static enum MHD_Result serve_static(struct MHD_Connection *c, const char *url,
+                                    const char *method)
+{
+    const web_asset *w;
+    struct MHD_Response *resp;
+
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
+                             "only GET here");
+    if (strcmp(url, "/") == 0)
+        url = "/index.html";
+    for (w = web_assets; w->path != NULL; w++)
+        if (strcmp(w->path, url) == 0)
+            break;
+    if (w->path == NULL)
+        return respond_error(c, MHD_HTTP_NOT_FOUND, NULL, "no such page: %s",
+                             url);
+    resp = MHD_create_response_from_buffer(w->len, (void *)w->data,
+                                           MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, w->type);
+    /* Nothing but this API's own scripts, styles and fetches. */
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'self'; "
+                            "style-src 'self'; connect-src 'self'; "
+                            "img-src 'self' data:; base-uri 'none'; "
+                            "form-action 'none'; frame-ancestors 'none'");
+    return queue(c, MHD_HTTP_OK, resp);
+}
+
+/* MHD's access handler: called once with the headers, then with each
+ * piece of the body, then once more with none to answer. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version,
+                                  const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    api *a = cls;
+    request *r = *con_cls;
+    const char *why;
+    unsigned status;
+
+    (void)version;
+    if (r == NULL) {
+        /* Refused on the headers: answered at once, the body unread. */
+        if ((status = check_headers(a, c, url, &why)) != 0)
+            return respond_error(c, status, NULL, "%s", why);
+        if ((r = calloc(1, sizeof(*r))) == NULL)
+            return MHD_NO;
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        body_append(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_big)
+        return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+                             "request body too large (at most 64 KiB)");
+    if (strncmp(url, "/api/", 5) == 0)
+        return serve_api(a, c, url, method, r);
+    return serve_static(c, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    request *r = *con_cls;
+
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (r != NULL) {
+        free(r->body);
+        free(r);
+        *con_cls = NULL;
+    }
+}
+
+/* ------------------------------------------------------ starting, files */
+
+int api_split_addr(const char *addr, char *host, size_t hostsize,
+                   unsigned *port)
+{
+    const char *colon = strrchr(addr, ':'), *h = addr;
+    size_t hlen;
+    char *end;
+    unsigned long p;
+
+    if (colon == NULL)
+        return -1;
+    hlen = (size_t)(colon - addr);
+    if (addr[0] == '[') {
+        if (hlen < 2 || addr[hlen - 1] != ']')
+            return -1;
+        h = addr + 1;
+        hlen -= 2;
+    } else if (memchr(addr, ':', hlen) != NULL) {
+        return -1; /* IPv6 needs its brackets */
+    }
+    p = strtoul(colon + 1, &end, 10);
+    if (hlen == 0 || hlen >= hostsize || colon[1] == '\0' || *end != '\0' ||
+        p > 65535)
+        return -1;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (unsigned)p;
+    return 0;
+}
+
+int api_default_token_file(const char *host, unsigned port, char *out,
+                           size_t size)
+{
+    const char *home = getenv("HOME");
+
+    if (home == NULL || home[0] == '\0')
+        return -1;
+    snprintf(out, size, "%s/.shoal/api-%s-%u.token", home, host, port);
+    return 0;
+}
+
+/* Binds and listens on host:port ourselves, rather than inside MHD, so that
+ * a busy port is reported as such and port 0 tells which one it got. */
+static int api_listen(api *a, char *err, size_t errsize)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    const char *ip = strcmp(a->host, "localhost") == 0 ? "127.0.0.1" : a->host;
+    int one = 1, v6 = strchr(ip, ':') != NULL;
+
+    memset(&ss, 0, sizeof(ss));
+    if ((v6 ? uv_ip6_addr(ip, (int)a->port, (struct sockaddr_in6 *)&ss)
+            : uv_ip4_addr(ip, (int)a->port, (struct sockaddr_in *)&ss)) != 0) {
+        snprintf(err, errsize, "--api wants a numeric address or localhost, "
+                               "not '%s'", a->host);
+        return SHOAL_EBADADDR;
+    }
+    a->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (a->fd < 0 ||
+        setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(a->fd, (struct sockaddr *)&ss,
+             v6 ? sizeof(struct sockaddr_in6)
+                : sizeof(struct sockaddr_in)) < 0 ||
+        listen(a->fd, 64) < 0 ||
+        getsockname(a->fd, (struct sockaddr *)&ss, &sslen) < 0) {
+        int e = errno;
+        snprintf(err, errsize, "cannot listen on %s:%u: %s", a->host, a->port,
+                 strerror(e));
+        return -e;
+    }
+    a->port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                       : ((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+/* The token, where only this user can read it. */
+static int write_token(api *a, char *err, size_t errsize)
+{
+    char dir[4096], *slash;
+    int fd, e;
+
+    snprintf(dir, sizeof(dir), "%s", a->token_file);
+    if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+        *slash = '\0';
+        mkdir(dir, 0700); /* ~/.shoal, usually there already */
+    }
+    fd = open(a->token_file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+                                 O_CLOEXEC, 0600);
+    if (fd >= 0 && fchmod(fd, 0600) == 0 &&
+        write(fd, a->token, API_TOKEN_HEX) == API_TOKEN_HEX &&
+        write(fd, "\n", 1) == 1 && close(fd) == 0)
+        return 0;
+    e = errno;
+    if (fd >= 0)
+        close(fd);
+    snprintf(err, errsize, "cannot write the API token to %s: %s",
+             a->token_file, strerror(e));
+    return -e;
+}
+
+static void api_names(api *a)
+{
+    int v6 = strchr(a->host, ':') != NULL;
+
+    snprintf(a->self, sizeof(a->self), v6 ? "[%s]:%u" : "%s:%u", a->host,
+             a->port);
+    snprintf(a->local, sizeof(a->local), "localhost:%u", a->port);
+    snprintf(a->url, sizeof(a->url), "http://%s/#token=%s", a->self,
+             a->token);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? dup_string(s) : NULL;
+}
+
+int api_start(api **out, shoal_node *node, shoal_files *files,
+              const api_config *cfg, char *err, size_t errsize)
+{
+    unsigned char raw[API_TOKEN_HEX / 2];
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
+                     MHD_USE_ERROR_LOG;
+    api *a;
+    int rc;
+
+    *out = NULL;
+    if (sodium_init() < 0) {
+        snprintf(err, errsize, "libsodium cannot start");
+        return SHOAL_ENOMEM;
+    }
+    if ((a = calloc(1, sizeof(*a))) == NULL) {
+        snprintf(err, errsize, "out of memory");
+        return SHOAL_ENOMEM;
+    }
+    a->fd = -1;
+    a->node = node;
+    a->files = files;
+    a->search_timeout_ms = cfg->search_timeout_ms ? cfg->search_timeout_ms
+                                                  : 3000;
+    uv_mutex_init(&a->lock);
+    uv_cond_init(&a->cond);
+    a->share_dir = dup_or_null(cfg->share_dir);
+    a->download_dir = dup_or_null(cfg->download_dir ? cfg->download_dir : "");
+    if (api_split_addr(cfg->addr, a->host, sizeof(a->host), &a->port) < 0) {
+        snprintf(err, errsize, "--api wants HOST:PORT, not '%s'", cfg->addr);
+        api_free(a);
+        return SHOAL_EBADADDR;
+    }
+    if ((rc = api_listen(a, err, errsize)) < 0) {
+        api_free(a);
+        return rc;
+    }
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(a->token, sizeof(a->token), raw, sizeof(raw));
+    sodium_memzero(raw, sizeof(raw));
+    api_names(a);
+    if (cfg->token_file != NULL)
+        snprintf(a->token_file, sizeof(a->token_file), "%s", cfg->token_file);
+    else if (api_default_token_file(a->host, a->port, a->token_file,
+                                    sizeof(a->token_file)) < 0) {
+        snprintf(err, errsize, "no $HOME for the API token file: pass "
+                               "--api-token-file");
+        api_free(a);
+        return SHOAL_EINVAL;
+    }
+    if ((rc = write_token(a, err, errsize)) < 0) {
+        a->token_file[0] = '\0'; /* not ours to remove */
+        api_free(a);
+        return rc;
+    }
+    if (strchr(a->host, ':') != NULL)
+        flags |= MHD_USE_IPv6;
+    a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
+                              MHD_OPTION_LISTEN_SOCKET, a->fd,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+                              MHD_OPTION_CONNECTION_LIMIT, 64u,
+                              MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                              MHD_OPTION_END);
+    if (a->mhd == NULL) {
+        snprintf(err, errsize, "cannot start the HTTP server on %s", a->self);
+        api_free(a);
+        return SHOAL_ENOMEM;
+    }
+    a->fd = -1; /* MHD's now, closed by MHD_stop_daemon */
+    *out = a;
+    return 0;
+}
+
+const char *api_url(const api *a) { return a->url; }
+
+void api_stop(api *a)
+{
+    if (a == NULL || a->mhd == NULL)
+        return;
+    uv_mutex_lock(&a->lock);
+    a->stopping = 1;
+    uv_cond_broadcast(&a->cond);
+    uv_mutex_unlock(&a->lock);
+    MHD_stop_daemon(a->mhd);
+    a->mhd = NULL;
+    if (a->token_file[0] != '\0')
+        unlink(a->token_file);
+    a->token_file[0] = '\0';
+}
+
+void api_free(api *a)
+{
+    if (a == NULL)
+        return;
+    api_stop(a);
+    if (a->fd >= 0)
+        close(a->fd);
+    if (a->token_file[0] != '\0')
+        unlink(a->token_file);
+    sodium_memzero(a->token, sizeof(a->token));
+    uv_cond_destroy(&a->cond);
+    uv_mutex_destroy(&a->lock);
+    free(a->share_dir);
+    free(a->download_dir);
+    free(a);
+}
