@@ -106,11 +106,9 @@ void files_self_addr(const shoal_files *f, char *out, size_t size)
         snprintf(out, size, "%s", shoal_node_id(f->node));
 }
 
-int files_name_matches(const shoal_files *f, const char *name,
-                       const char *key, size_t keylen)
+int files_name_matches_n(const shoal_files *f, const char *name, size_t n,
+                         const char *key, size_t keylen)
 {
-    size_t n = strlen(name);
-
     if (keylen == 0 || keylen > n)
         return 0;
     for (size_t i = 0; i + keylen <= n; i++)
@@ -118,6 +116,12 @@ int files_name_matches(const shoal_files *f, const char *name,
                        : strncasecmp(name + i, key, keylen) == 0)
             return 1;
     return 0;
+}
+
+int files_name_matches(const shoal_files *f, const char *name,
+                       const char *key, size_t keylen)
+{
+    return files_name_matches_n(f, name, strlen(name), key, keylen);
 }
 
 /* ------------------------------------------------------------- the index */
@@ -238,8 +242,9 @@ static int scan_dir(scan_job *j, const char *rel, int depth)
                      d->d_name) >= (int)sizeof(name) ||
             shoal_files_name_ok(name, strlen(name)) < 0)
             continue;
-        snprintf(full, sizeof(full), "%s/%s", j->f->share, name);
-        if (lstat(full, &st) < 0)
+        if (snprintf(full, sizeof(full), "%s/%s", j->f->share, name) >=
+                (int)sizeof(full) ||
+            lstat(full, &st) < 0)
             continue;
         if (S_ISDIR(st.st_mode))
             rc = scan_dir(j, name, depth + 1);

@@ -98,9 +98,12 @@ void files_peer_addr(const shoal_files *f, const shoal_peer *p, char *out,
                      size_t size);
 /* This node's own dialable address (as above). */
 void files_self_addr(const shoal_files *f, char *out, size_t size);
-/* Does name contain key (case-insensitively unless classic)? */
+/* Does name contain key (case-insensitively unless classic)? The _n form
+ * takes a name of n bytes, not NUL-terminated. */
 int files_name_matches(const shoal_files *f, const char *name,
                        const char *key, size_t keylen);
+int files_name_matches_n(const shoal_files *f, const char *name, size_t n,
+                         const char *key, size_t keylen);
 
 /* name.c */
 int files_inside(const char *root, const char *path);

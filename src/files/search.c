@@ -318,7 +318,8 @@ static void search_on_hit(const shoal_msg *reply, void *user)
         shoal_files_name_ok(hit.name, hit.namelen) < 0)
         return;
     if (s->by_hash ? strcmp(hit.hash, s->key) != 0
-                   : !files_name_matches(s->f, hit.name, s->key, s->keylen))
+                   : !files_name_matches_n(s->f, hit.name, hit.namelen,
+                                           s->key, s->keylen))
         return; /* not what we asked for */
     result_add(s, hit.hash, hit.size, hit.name, hit.namelen, hit.peer,
                hit.addr);
@@ -463,8 +464,7 @@ static void on_resp(shoal_req *req, const shoal_msg *msg, void *user)
         return;
     remote_add(f, name, namelen, owner);
     for (files_search *s = f->searches; s != NULL; s = s->next)
-        if (files_name_matches(f, f->remote[f->nremote - 1].name, s->key,
-                               s->keylen))
+        if (files_name_matches_n(f, name, namelen, s->key, s->keylen))
             result_add(s, "", 0, name, namelen, owner, owner);
 }
 

@@ -30,8 +30,8 @@ typedef struct net {
     size_t n;
     shoal_node *node[MAX_NODES];
     shoal_files *files[MAX_NODES];
-    char dir[MAX_NODES][300];    /* node i's share: DIR/share, downloads */
-    char root[256];
+    char dir[MAX_NODES][128];    /* node i's share: DIR/share, downloads */
+    char root[64];
     int closed;
 } net;
 
@@ -122,7 +122,7 @@ static void net_up(net *nt, size_t n, int classic)
 static void files_up(net *nt, size_t i, unsigned in_flight)
 {
     shoal_files_config fc;
-    char share[300], dl[300];
+    char share[256], dl[256];
 
     shoal_files_config_init(&fc);
     snprintf(share, sizeof(share), "%s/share", nt->dir[i]);
