@@ -159,7 +159,8 @@ static int all_closed(void *arg)
 
 static void kill_node(net *nt, size_t i)
 {
-    shoal_files_free(nt->files[i]);
+    if (nt->files[i] != NULL)
+        shoal_files_free(nt->files[i]);
     nt->files[i] = NULL;
     shoal_node_close(nt->node[i], on_closed, nt);
     nt->node[i] = NULL;
@@ -491,6 +492,115 @@ static void test_resume(void **state)
     net_down(&nt);
 }
 
+/* The index follows the share: a file copied in appears, one removed goes. */
+typedef struct name_wait {
+    shoal_files *f;
+    const char *name;
+    int present;
+} name_wait;
+
+static int name_is(void *arg)
+{
+    name_wait *w = arg;
+    int found = 0;
+
+    for (size_t i = 0; i < shoal_files_count(w->f); i++)
+        found |= strcmp(shoal_files_at(w->f, i)->name, w->name) == 0;
+    return found == w->present;
+}
+
+typedef struct size_wait {
+    shoal_files *f;
+    size_t index;
+    uint64_t size;
+} size_wait;
+
+static int size_is(void *arg)
+{
+    size_wait *w = arg;
+    const shoal_file_info *fi = shoal_files_at(w->f, w->index);
+    return fi != NULL && fi->size == w->size;
+}
+
+static void test_index_follows(void **state)
+{
+    net nt;
+    char path[600];
+    name_wait w;
+
+    (void)state;
+    net_up(&nt, 1, 0);
+    path_of(&nt, 0, "share", "first.txt", path, sizeof(path));
+    write_file(path, "1", 1);
+    files_up(&nt, 0, 0);
+    wait_indexed(&nt, 0, 1);
+    path_of(&nt, 0, "share", "later one.txt", path, sizeof(path));
+    write_file(path, "22", 2);
+    w.f = nt.files[0];
+    w.name = "later one.txt";
+    w.present = 1;
+    assert_true(itest_run_until(&nt.loop, name_is, &w, WAIT_MS));
+    /* changed in place: hashed again */
+    {
+        size_wait sw = {w.f, 1, 3};
+        char before[65];
+        snprintf(before, sizeof(before), "%s", shoal_files_at(w.f, 1)->hash);
+        write_file(path, "333", 3);
+        assert_true(itest_run_until(&nt.loop, size_is, &sw, WAIT_MS));
+        assert_string_not_equal(shoal_files_at(w.f, 1)->hash, before);
+    }
+    assert_int_equal(unlink(path), 0);
+    w.present = 0;
+    assert_true(itest_run_until(&nt.loop, name_is, &w, WAIT_MS));
+    net_down(&nt);
+}
+
+/* A download folder that fills up: the transfer fails with ENOSPC, and
+ * nothing appears under the file's name. Needs a small tmpfs (root). */
+static void test_disk_full(void **state)
+{
+    net nt;
+    search_out o;
+    shoal_transfer_info info;
+    char src[600], dl[600], cmd[1400], path[600];
+    size_t len = 8 * SHOAL_FILES_CHUNK;
+    uint8_t *data = random_bytes(len);
+    int mounted;
+
+    (void)state;
+    net_up(&nt, 2, 0);
+    path_of(&nt, 0, "downloads", "", dl, sizeof(dl));
+    snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=3m tmpfs %s 2>/dev/null",
+             dl);
+    mounted = system(cmd) == 0;
+    if (!mounted) {
+        free(data);
+        net_down(&nt);
+        skip(); /* not root, or no mount here */
+    }
+    path_of(&nt, 1, "share", "large.bin", src, sizeof(src));
+    write_file(src, data, len);
+    files_up(&nt, 0, 0);
+    files_up(&nt, 1, 0);
+    link_peers(&nt, 0, 1);
+    wait_indexed(&nt, 1, 1);
+    search(&nt, 0, "large", &o);
+    get(&nt, 0, o.hash[0], &info);
+    assert_int_equal(info.state, SHOAL_TRANSFER_FAILED);
+    assert_int_equal(info.error, UV_ENOSPC);
+    path_of(&nt, 0, "downloads", "large.bin", path, sizeof(path));
+    assert_int_equal(access(path, F_OK), -1);
+    assert_non_null(strstr(logged, "reason=disk_full"));
+    shoal_files_free(nt.files[0]);
+    nt.files[0] = NULL;
+    snprintf(cmd, sizeof(cmd), "umount %s", dl);
+    /* the files service is gone; its jobs may still hold the folder */
+    for (int i = 0; i < 100 && system(cmd) != 0; i++)
+        uv_run(&nt.loop, UV_RUN_NOWAIT), usleep(10000);
+    free(data);
+    net_down(&nt);
+}
+
 /* Names that must never be opened, and payloads that must be refused,
  * while the node keeps serving. */
 static void test_names_and_bad_payloads(void **state)
@@ -625,6 +735,8 @@ int main(void)
         cmocka_unit_test(test_corrupt_chunk),
         cmocka_unit_test(test_holder_dies),
         cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_index_follows),
+        cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_names_and_bad_payloads),
         cmocka_unit_test(test_classic),
     };
