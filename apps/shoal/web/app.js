@@ -62,6 +62,7 @@ function duration(s) {
 }
 
 const shortHash = (h) => (h ? h.slice(0, 12) : '—');
+const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 // One table cell; cls and title optional.
 function cell(text, cls, title) {
@@ -92,8 +93,8 @@ async function refreshStatus() {
   const s = await api('GET', '/api/status');
   const who = s.mode === 'secure' ? s.peer_id : s.id;
   $('status').textContent =
-      `${s.mode} node ${who} · ${s.peers} peers · ${s.files} shared files` +
-      ` · downloads to ${s.download_dir}`;
+      `${s.mode} node ${who} · ${plural(s.peers, 'peer')} · ` +
+      `${plural(s.files, 'shared file')} · downloads to ${s.download_dir}`;
   $('status').title = s.listen.join('\n');
 }
 
@@ -108,6 +109,7 @@ async function refreshPeers() {
     tr.append(cell(p.id, 'mono'), cell(p.addr, 'mono'), td);
     return tr;
   }));
+  $('peers').hidden = peers.length === 0;
   $('peers-note').textContent = peers.length ? '' : 'No known peers.';
 }
 
@@ -129,7 +131,7 @@ async function addPeer(ev) {
   $('peers-note').textContent = `Joining through ${addr}…`;
   try {
     const r = await api('POST', '/api/peers', {addr});
-    $('peers-note').textContent = `${r.added} peers added.`;
+    $('peers-note').textContent = `${plural(r.added, 'peer')} added.`;
     $('peer-addr').value = '';
     showError(null);
   } catch (e) {
@@ -150,6 +152,7 @@ async function refreshFiles() {
               cell(shortHash(f.hash), 'mono', f.hash));
     return tr;
   }));
+  $('files').hidden = files.length === 0;
   $('files-note').textContent = files.length ? '' : 'Nothing shared.';
 }
 
@@ -165,8 +168,7 @@ async function search(ev) {
     const {results} = await api('POST', '/api/search', {key});
     showResults(results);
     $('search-note').textContent =
-        `${results.length} result${results.length === 1 ? '' : 's'}` +
-        ` for “${key}”.`;
+        `${plural(results.length, 'result')} for “${key}”.`;
     showError(null);
   } catch (e) {
     $('search-note').textContent = '';
@@ -219,11 +221,13 @@ async function refreshTransfers() {
     bar.value = t.state === 'done' ? bar.max : t.received;
     bar.dataset.testid = 'transfer-progress';
     const pct = t.size ? Math.floor(100 * t.received / t.size) : 0;
-    const prog = document.createElement('td');
-    prog.className = 'progress';
     const label = document.createElement('span');
     label.textContent = t.state === 'done' ? '100%' : `${pct}%`;
-    prog.append(bar, label);
+    const wrap = document.createElement('div');
+    wrap.className = 'progress';
+    wrap.append(bar, label);
+    const prog = document.createElement('td');
+    prog.append(wrap);
     const state = cell(t.state, `state ${t.state}`,
                        t.error || (t.state === 'done' ? t.path : ''));
     state.dataset.testid = 'transfer-state';
