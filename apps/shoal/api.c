@@ -228,17 +228,22 @@ static const char *state_name(int state)
     }
 }
 
-/* cJSON keeps numbers as doubles: exact up to 2^53 bytes, plenty. */
-static cJSON *transfer_json(const shoal_transfer_info *t)
+/* cJSON keeps numbers as doubles: exact up to 2^53 bytes, plenty. now is
+ * the loop's clock, which the transfer's times are read on. */
+static cJSON *transfer_json(const shoal_transfer_info *t, uint64_t now)
 {
+    uint64_t end = t->ended_ms ? t->ended_ms : now;
     cJSON *o = cJSON_CreateObject();
 
     cJSON_AddNumberToObject(o, "id", t->id);
     cJSON_AddStringToObject(o, "state", state_name(t->state));
-    if (t->state == SHOAL_TRANSFER_FAILED)
+    if (t->state == SHOAL_TRANSFER_FAILED) {
         cJSON_AddStringToObject(o, "error", shoal_strerror(t->error));
-    else
+        cJSON_AddNumberToObject(o, "error_code", t->error);
+    } else {
         cJSON_AddNullToObject(o, "error");
+        cJSON_AddNullToObject(o, "error_code");
+    }
     cJSON_AddStringToObject(o, "name", t->name ? t->name : "");
     cJSON_AddStringToObject(o, "hash", t->hash ? t->hash : "");
     cJSON_AddStringToObject(o, "path", t->path ? t->path : "");
@@ -247,6 +252,9 @@ static cJSON *transfer_json(const shoal_transfer_info *t)
     cJSON_AddNumberToObject(o, "resumed", (double)t->resumed);
     cJSON_AddNumberToObject(o, "rate", t->rate);
     cJSON_AddNumberToObject(o, "holders", (double)t->nholders);
+    cJSON_AddNumberToObject(o, "elapsed_ms", end > t->started_ms
+                                                 ? (double)(end - t->started_ms)
+                                                 : 0);
     /* Time left at the recent rate; unknown before there is one. */
     if (t->state == SHOAL_TRANSFER_RUNNING && t->rate > 0 &&
         t->size >= t->received)
@@ -429,9 +437,11 @@ static void run_transfers(job *j)
     shoal_transfer_info t;
     size_t i, n = shoal_transfer_count(f);
 
+    uint64_t now = uv_now(shoal_node_loop(j->api->node));
+
     for (i = 0; i < n; i++)
         if (shoal_transfer_at(f, i, &t) == 0)
-            cJSON_AddItemToArray(arr, transfer_json(&t));
+            cJSON_AddItemToArray(arr, transfer_json(&t, now));
     job_answer(j, MHD_HTTP_OK, o);
 }
 
@@ -443,7 +453,8 @@ static void run_transfer(job *j)
     if (rc < 0)
         job_error(j, status_of(rc), "no transfer %u", j->num);
     else
-        job_answer(j, MHD_HTTP_OK, transfer_json(&t));
+        job_answer(j, MHD_HTTP_OK,
+                   transfer_json(&t, uv_now(shoal_node_loop(j->api->node))));
 }
 
 /* ------------------------------------------- requests, on an MHD thread */

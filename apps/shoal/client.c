@@ -477,32 +477,39 @@ int client_search(int argc, char **argv)
     return 0;
 }
 
-/* One line, redrawn in place on a terminal: name, bar, percent, rate and
- * time left. */
+/* One line, redrawn in place on a terminal: name, bar, percent, then the
+ * rate and time left while running, or how it ended. */
 static void draw_progress(const cJSON *t)
 {
     double size = number_of(t, "size"), got = number_of(t, "received");
-    double rate = number_of(t, "rate");
+    double secs = number_of(t, "elapsed_ms") / 1000;
     const cJSON *eta = cJSON_GetObjectItemCaseSensitive(t, "eta");
     const char *state = string_of(t, "state");
-    char bar[31], rtext[32], left[32];
+    char bar[31], rate[32], total[32], tail[96];
     int fill = size > 0 ? (int)(30 * got / size) : 0, i;
 
-    if (fill > 30)
+    if (strcmp(state, "done") == 0)
         fill = 30;
     for (i = 0; i < 30; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[30] = '\0';
-    human_size(rate, rtext, sizeof(rtext));
-    if (cJSON_IsNumber(eta)) {
+    human_size(number_of(t, "rate"), rate, sizeof(rate));
+    human_size(got, total, sizeof(total));
+    if (strcmp(state, "done") == 0) {
+        human_size(secs > 0 ? got / secs : 0, rate, sizeof(rate));
+        snprintf(tail, sizeof(tail), "%s in %.1f s (%s/s)", total, secs,
+                 rate);
+    } else if (strcmp(state, "running") == 0 && cJSON_IsNumber(eta)) {
         long s = (long)(eta->valuedouble + 0.5);
-        snprintf(left, sizeof(left), "%ld:%02ld left", s / 60, s % 60);
+        snprintf(tail, sizeof(tail), "%s/s  %ld:%02ld left", rate, s / 60,
+                 s % 60);
+    } else if (strcmp(state, "searching") == 0) {
+        snprintf(tail, sizeof(tail), "looking for holders");
     } else {
-        snprintf(left, sizeof(left), "%s", state);
+        snprintf(tail, sizeof(tail), "%s", state);
     }
-    fprintf(stderr, "\r\033[K%.40s [%s] %3.0f%%  %s/s  %s",
-            string_of(t, "name"), bar, size > 0 ? 100 * got / size : 0,
-            rtext, left);
+    fprintf(stderr, "\r\033[K%.40s [%s] %3.0f%%  %s", string_of(t, "name"),
+            bar, fill == 30 ? 100 : size > 0 ? 100 * got / size : 0, tail);
     fflush(stderr);
 }
 
@@ -543,6 +550,19 @@ static cJSON *follow_transfer(const client *cl, unsigned id, long timeout_ms,
             return t;
         }
         sleep_ms(POLL_MS);
+    }
+}
+
+/* What a person can do about a failed transfer, when there is a clear
+ * next step. */
+static const char *failure_hint(const cJSON *t)
+{
+    switch ((int)number_of(t, "error_code")) {
+    case SHOAL_ENOENT: return " (no peer has it: `shoal search` shows what "
+                              "is there)";
+    case SHOAL_EEXIST: return " (several files have that name: get one by "
+                              "its hash, from `shoal search --json`)";
+    default: return "";
     }
 }
 
@@ -598,8 +618,8 @@ int client_get(int argc, char **argv)
         fprintf(stderr, "shoal: get %s: not done after %ld ms (still %s)\n",
                 argv[i], o.timeout_ms, string_of(t, "state"));
     else if (rc != 0)
-        fprintf(stderr, "shoal: get %s: failed: %s\n", argv[i],
-                string_of(t, "error"));
+        fprintf(stderr, "shoal: get %s: failed: %s%s\n", argv[i],
+                string_of(t, "error"), failure_hint(t));
     cJSON_Delete(t);
     return rc;
 }

@@ -291,7 +291,8 @@ t = json.load(open(sys.argv[1]))["transfers"]
 assert [x["state"] for x in t] == ["done", "done", "failed"], t
 assert t[2]["error"] and t[0]["eta"] is None, t
 assert all(k in t[0] for k in ("name", "hash", "path", "size", "received",
-                               "resumed", "rate", "holders")), t
+                               "resumed", "rate", "holders", "elapsed_ms",
+                               "error_code")), t
 EOF
 expect 200 "one transfer" "$B" "$TB" GET /api/transfers/1
 
