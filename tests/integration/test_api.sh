@@ -5,6 +5,8 @@
 # `shoal files/peers/search/get` (tables and --json), and a file found and
 # fetched byte-exact from one secure node by another.
 # Usage: test_api.sh PATH/TO/shoal
+# SHOAL_WRAP="valgrind --leak-check=full --error-exitcode=1" runs the nodes
+# under that command (their exit status after SIGINT is checked).
 # Every wait polls with a deadline; every process started here is ended on
 # exit, by its pid. HOME is a folder of the test's own, so the default token
 # file and downloads folder (~/.shoal/...) are the test's too.
@@ -18,6 +20,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/shoal-api.XXXXXX")
 export HOME=$TMP/home
 mkdir -p "$HOME"
 PIDS=()
+read -r -a WRAP <<<"${SHOAL_WRAP:-}"
 
 cleanup() {
     local pid
@@ -64,7 +67,7 @@ start_node() {
     local name=$1 url pid listen=/ip4/127.0.0.1/tcp/0
     shift
     [ "${1:-}" = --classic ] && listen=127.0.0.1:0
-    "$SHOAL" node --listen "$listen" --key "$TMP/$name.key" \
+    "${WRAP[@]}" "$SHOAL" node --listen "$listen" --key "$TMP/$name.key" \
         --api 127.0.0.1:0 --check-interval 0 --log-level debug "$@" \
         >"$TMP/$name.out" 2>"$TMP/$name.err" &
     pid=$!
