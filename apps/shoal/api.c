@@ -30,7 +30,8 @@
 #define WAIT_MS 30000           /* a job that is not a search ends by then */
 #define WAIT_SLACK_MS 5000      /* a search: its own deadline, and this */
 #define MAX_SEARCH_MS 600000
-#define MAX_KEY 1024
+#define MAX_KEY 1024            /* longest search key, bytes */
+#define WHY_MAX 256             /* an error message made while checking */
 
 struct api {
     shoal_node *node;
@@ -252,9 +253,9 @@ static cJSON *transfer_json(const shoal_transfer_info *t, uint64_t now)
     cJSON_AddNumberToObject(o, "resumed", (double)t->resumed);
     cJSON_AddNumberToObject(o, "rate", t->rate);
     cJSON_AddNumberToObject(o, "holders", (double)t->nholders);
-    cJSON_AddNumberToObject(o, "elapsed_ms", end > t->started_ms
-                                                 ? (double)(end - t->started_ms)
-                                                 : 0);
+    cJSON_AddNumberToObject(o, "elapsed_ms",
+                            end > t->started_ms ? (double)(end - t->started_ms)
+                                                : 0);
     /* Time left at the recent rate; unknown before there is one. */
     if (t->state == SHOAL_TRANSFER_RUNNING && t->rate > 0 &&
         t->size >= t->received)
@@ -656,8 +657,6 @@ static char *dup_string(const char *s)
     return d;
 }
 
-#define WHY_MAX 256 /* an error message written by a prepare function */
-
 /* The string member name of body, non-empty and at most max bytes. */
 static const char *string_member(cJSON *body, const char *name, size_t max,
                                  char *why)
@@ -795,56 +794,70 @@ static int route_match(const route *rt, const char *url, const char **rest)
     return strcmp(url, rt->path) == 0;
 }
 
+/* The route for method on url, and in *rest what follows a prefix path.
+ * NULL if none; then allow lists the methods url does take, if any. */
+static const route *route_find(const char *url, const char *method,
+                               const char **rest, char *allow, size_t size)
+{
+    size_t i;
+
+    allow[0] = '\0';
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!route_match(&routes[i], url, rest))
+            continue;
+        if (strcmp(routes[i].method, method) == 0)
+            return &routes[i];
+        snprintf(allow + strlen(allow), size - strlen(allow), "%s%s",
+                 allow[0] ? ", " : "", routes[i].method);
+    }
+    return NULL;
+}
+
+/* The request's body as a JSON object, into *out. 0, or 400 and why. */
+static unsigned body_json(const request *r, cJSON **out, char *why)
+{
+    *out = NULL;
+    if (r->len == 0) {
+        snprintf(why, WHY_MAX, "a JSON object body is expected");
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (body_has_nul(r->body, r->len)) {
+        snprintf(why, WHY_MAX, "NUL characters are not allowed");
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    *out = cJSON_ParseWithLength(r->body, r->len);
+    if (!cJSON_IsObject(*out)) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        snprintf(why, WHY_MAX, "the body is not a JSON object");
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    return 0;
+}
+
 /* Runs the route for a complete request: validation here, the work on the
  * loop, then the answer. */
 static enum MHD_Result serve_api(api *a, struct MHD_Connection *c,
                                  const char *url, const char *method,
                                  request *r)
 {
-    char allow[64] = "";
-    const route *rt = NULL;
-    char why[WHY_MAX] = "bad request";
+    char allow[64], why[WHY_MAX] = "bad request";
     const char *rest = "";
+    const route *rt = route_find(url, method, &rest, allow, sizeof(allow));
     cJSON *body = NULL;
-    unsigned status;
+    unsigned status = 0;
     char *text;
-    size_t i;
     job *j;
 
-    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        const char *tail;
-        if (!route_match(&routes[i], url, &tail))
-            continue;
-        if (strcmp(routes[i].method, method) == 0) {
-            rt = &routes[i];
-            rest = tail;
-            break;
-        }
-        snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
-                 allow[0] ? ", " : "", routes[i].method);
-    }
     if (rt == NULL && allow[0] != '\0')
         return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, allow,
                              "%s is not allowed on %s (allowed: %s)", method,
                              url, allow);
     if (rt == NULL)
         return respond_error(c, MHD_HTTP_NOT_FOUND, NULL,
-                             "no such endpoint: %s",
-                             url);
-    if (rt->body) {
-        if (r->len == 0)
-            return respond_error(c, MHD_HTTP_BAD_REQUEST, NULL,
-                                 "a JSON object body is expected");
-        if (body_has_nul(r->body, r->len))
-            return respond_error(c, MHD_HTTP_BAD_REQUEST, NULL,
-                                 "NUL characters are not allowed");
-        body = cJSON_ParseWithLength(r->body, r->len);
-        if (!cJSON_IsObject(body)) {
-            cJSON_Delete(body);
-            return respond_error(c, MHD_HTTP_BAD_REQUEST, NULL,
-                                 "the body is not a JSON object");
-        }
-    }
+                             "no such endpoint: %s", url);
+    if (rt->body && (status = body_json(r, &body, why)) != 0)
+        return respond_error(c, status, NULL, "%s", why);
     if ((j = calloc(1, sizeof(*j))) == NULL) {
         cJSON_Delete(body);
         return MHD_NO;
@@ -863,8 +876,8 @@ static enum MHD_Result serve_api(api *a, struct MHD_Connection *c,
         return respond_json(c, status, text, NULL);
     return respond_error(c, status, NULL, "%s",
                          status == MHD_HTTP_GATEWAY_TIMEOUT
-                                        ? "the node did not answer in time"
-                                        : "the node is stopping");
+                             ? "the node did not answer in time"
+                             : "the node is stopping");
 }
 
 /* The web UI's files, from the binary. */

@@ -157,9 +157,35 @@ static const char *error_text(const cJSON *json)
     return cJSON_IsString(e) ? e->valuestring : "no reason given";
 }
 
+/* Says, for a person, why a request did not give a 2xx answer with JSON
+ * (json: the answer's, or NULL). */
+static void report_failure(const client *cl, CURLcode rc, long status,
+                           const cJSON *json)
+{
+    if (rc == CURLE_COULDNT_CONNECT)
+        fprintf(stderr, "shoal: cannot reach the node's API at %s (is "
+                        "`shoal node` running? --api HOST:PORT names "
+                        "another)\n", cl->base);
+    else if (rc != CURLE_OK)
+        fprintf(stderr, "shoal: the node's API at %s: %s\n", cl->base,
+                curl_easy_strerror(rc));
+    else if (json == NULL)
+        fprintf(stderr, "shoal: %s answered HTTP %ld without JSON: is it a "
+                        "shoal node's API?\n", cl->base, status);
+    else if (status == 403 && cl->token[0] == '\0')
+        fprintf(stderr, "shoal: the node's API refused us: %s\nshoal: %s\n",
+                error_text(json), cl->token_problem);
+    else if (status == 403)
+        fprintf(stderr, "shoal: the node's API refused us: %s\nshoal: (the "
+                        "token came from %s; --token-file FILE names "
+                        "another)\n", error_text(json), cl->token_file);
+    else
+        fprintf(stderr, "shoal: %s\n", error_text(json));
+}
+
 /* One request: method on path with body (may be NULL). On a 2xx answer
  * returns 0 and *out gets its JSON (free with cJSON_Delete). Otherwise
- * prints why, for a person, and returns 1. */
+ * prints why and returns 1. */
 static int call(const client *cl, const char *method, const char *path,
                 const cJSON *body, long timeout_ms, cJSON **out)
 {
@@ -199,32 +225,12 @@ static int call(const client *cl, const char *method, const char *path,
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
     free(text);
-    if (rc == CURLE_COULDNT_CONNECT) {
-        fprintf(stderr, "shoal: cannot reach the node's API at %s (is "
-                        "`shoal node` running? --api HOST:PORT names "
-                        "another)\n", cl->base);
-    } else if (rc != CURLE_OK) {
-        fprintf(stderr, "shoal: the node's API at %s: %s\n", cl->base,
-                curl_easy_strerror(rc));
-    } else if ((*out = cJSON_ParseWithLength(reply.data ? reply.data : "",
-                                             reply.len)) == NULL) {
-        fprintf(stderr, "shoal: %s answered HTTP %ld without JSON: is it a "
-                        "shoal node's API?\n", cl->base, status);
-    } else if (status == 403) {
-        fprintf(stderr, "shoal: the node's API refused us: %s\n",
-                error_text(*out));
-        if (cl->token[0] == '\0')
-            fprintf(stderr, "shoal: %s\n", cl->token_problem);
-        else
-            fprintf(stderr, "shoal: (the token came from %s; --token-file "
-                            "FILE names another)\n", cl->token_file);
-    } else if (status < 200 || status > 299) {
-        fprintf(stderr, "shoal: %s\n", error_text(*out));
-    } else {
-        free(reply.data);
-        return 0;
-    }
+    if (rc == CURLE_OK)
+        *out = cJSON_ParseWithLength(reply.data ? reply.data : "", reply.len);
     free(reply.data);
+    if (rc == CURLE_OK && *out != NULL && status >= 200 && status <= 299)
+        return 0;
+    report_failure(cl, rc, status, *out);
     cJSON_Delete(*out);
     *out = NULL;
     return 1;
