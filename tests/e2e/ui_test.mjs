@@ -197,6 +197,13 @@ async function main() {
     throw new Error(`transfers: ${JSON.stringify(transfers)}`);
 
   await page.screenshot({path: opt.screenshot, fullPage: true});
+
+  // A reload finds the token in the tab's session storage.
+  await page.reload();
+  await waitFor('the status line after a reload', 10000, async () =>
+      (await status.textContent()).includes(n1.addr.split('/p2p/')[1]));
+  await waitFor('the done transfer after a reload', 10000, async () =>
+      (await transfer.getAttribute('data-state').catch(() => null)) === 'done');
   if (outside.length)
     throw new Error(`the UI asked for other hosts: ${outside.join(' ')}`);
   if (problems.length) throw new Error(problems.join('; '));
