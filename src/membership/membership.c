@@ -8,6 +8,8 @@
 
 /* Longest membership payload we parse: an id, a host and a port. */
 #define ARGS_MAX (SHOAL_ID_MAX + SHOAL_HOST_MAX + 16)
+/* The JOIN refusal of a peer that knows us already. */
+#define ALREADY "Join: peer already inserted"
 /* Peers followed from one LIST reply, at most. */
 #define WALK_FANOUT 256
 
@@ -254,7 +256,12 @@ static void step_on_reply(const shoal_msg *reply, void *user)
         }
         break;
     case STEP_JOIN:
-        s->ok = is_repl;
+        /* "already inserted": it knows us (we removed it, or restarted);
+         * we may still take it back */
+        s->ok = is_repl ||
+                (strcmp(reply->type, "ERRO") == 0 &&
+                 reply->len >= sizeof(ALREADY) - 1 &&
+                 memcmp(reply->data, ALREADY, sizeof(ALREADY) - 1) == 0);
         break;
     case STEP_LIST:
         /* the first REPL is the count; the rest are peers */

@@ -11,6 +11,8 @@ set -u
 
 SHOAL=${1:?usage: test_cli.sh PATH/TO/shoal}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shoal-cli.XXXXXX")
+# Nodes keep keys, API tokens and downloads under ~/.shoal: the test's own.
+export HOME="$TMP"
 PIDS=()
 
 cleanup() {
@@ -54,7 +56,7 @@ wait_for() {
 start_node() {
     local name=$1 pid port
     shift
-    "$SHOAL" node --classic --listen 127.0.0.1:0 --log-level debug "$@" \
+    "$SHOAL" node --classic --listen 127.0.0.1:0 --api off --log-level debug "$@" \
         >"$TMP/$name.out" 2>"$TMP/$name.err" &
     pid=$!
     PIDS+=("$pid")

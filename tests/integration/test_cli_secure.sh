@@ -6,6 +6,8 @@
 set -u
 SHOAL=$1
 TMP=$(mktemp -d)
+# Nodes keep keys, API tokens and downloads under ~/.shoal: the test's own.
+export HOME="$TMP"
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
@@ -15,7 +17,7 @@ fail() { echo "FAIL: $*"; for f in "$TMP"/*.log; do echo "--- $f"; cat "$f"; don
 # "listening on" address (waits up to 10 s).
 start() {
     local name=$1; shift
-    "$SHOAL" node "$@" >"$TMP/$name.log" 2>&1 &
+    "$SHOAL" node --api off "$@" >"$TMP/$name.log" 2>&1 &
     pids+=($!)
     PID=$!
     for _ in $(seq 100); do

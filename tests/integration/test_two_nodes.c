@@ -996,6 +996,16 @@ static void test_join_walk(void **state)
     assert_int_equal(w.added, 0);
     assert_int_equal(shoal_peer_count(f->a), 1);
     assert_int_equal(shoal_peer_count(f->b), 1);
+
+    /* b forgot a, a still knows b ("already inserted"): b takes a back */
+    assert_int_equal(shoal_peer_remove(f->b, f->addr_a), 0);
+    w.done = 0;
+    assert_int_equal(shoal_join(f->b, f->addr_a, 2, on_joined, &w), 0);
+    assert_true(itest_run_until(f->loop, itest_int_nonzero, &w.done,
+                                GUARD_MS));
+    assert_int_equal(w.added, 1);
+    assert_non_null(shoal_peer_get(f->b, f->addr_a));
+    assert_int_equal(shoal_peer_count(f->a), 1);
 }
 
 /* -------------------------------------------------------------- liveness */
