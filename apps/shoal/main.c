@@ -284,6 +284,15 @@ static int cmd_node(int argc, char **argv)
         cfg.listen = listen[0];
     if (!cfg.classic && cfg.key_file == NULL)
         cfg.key_file = home_file("key", key_path, sizeof(key_path));
+    if (cfg.classic) {
+        /* FGET answers with the whole file in one message: let files as
+         * large as the files service serves (its max_classic_file) in */
+        shoal_files_config fdef;
+        shoal_files_config_init(&fdef);
+        cfg.max_message = fdef.max_classic_file;
+        if (cfg.max_input_total < 2 * cfg.max_message)
+            cfg.max_input_total = 2 * cfg.max_message;
+    }
     if (downloads_dir(downloads, dl_abs) < 0)
         return 1;
     if ((rc = shoal_node_new(&node, NULL, &cfg)) < 0) {
