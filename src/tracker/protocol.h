@@ -1,0 +1,80 @@
+/* The tracker's message payloads, parsed and written without a network (so
+ * that a fuzz target can feed them anything). Typed messages on
+ * /shoal/msg/1.0.0:
+ *
+ *   ANNC  text lines, '\n' between them (a last '\n' allowed):
+ *           <peer id>                  first line, base58 (or CIDv1)
+ *           addr <multiaddr>           0..8; "/p2p/<that same id>" at its
+ *                                      end or no /p2p/ at all
+ *           topic <text>               0..8, 1..64 printable bytes
+ *                                      (spaces inside allowed), no repeats
+ *           want <n>                   peers wanted, 0..1000 (the tracker
+ *                                      caps it); absent: the tracker's max
+ *         Any other line, an empty line, a control byte: malformed.
+ *         Replies: one PEER per peer returned, or one ERRO.
+ *   PEER  "<peer id> <multiaddr> [<multiaddr>...]", each multiaddr ending
+ *         in /p2p/<peer id> (dialable as it stands).
+ *   ERRO  "rate_limited", "full", "malformed: <what>".
+ *   STAT  (empty) -> REPL "peers=N topics=N announces_per_s=X entries_cap=N"
+ */
+#ifndef SHOAL_TRACKER_PROTOCOL_H
+#define SHOAL_TRACKER_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tracker/table.h"
+
+#define TRK_ANNC_MAX 4096       /* longest ANNC payload, bytes */
+#define TRK_IDTEXT_MAX 128      /* peer id text with its NUL */
+#define TRK_ADDRTEXT_MAX 256    /* one multiaddr's text with its NUL */
+#define TRK_WANT_MAX 1000
+#define TRK_PEER_LINE_MAX (TRK_IDTEXT_MAX + TRK_ADDRS_MAX * \
+                           (TRK_ADDRTEXT_MAX + TRK_IDTEXT_MAX + 8))
+
+typedef struct trk_annc_msg {
+    char idtext[TRK_IDTEXT_MAX];
+    uint8_t id[TRK_ID_MAX];
+    size_t idlen;
+    size_t naddrs;
+    char addrtext[TRK_ADDRS_MAX][TRK_ADDRTEXT_MAX]; /* without /p2p/ */
+    uint8_t addr[TRK_ADDRS_MAX][TRK_ADDR_MAX];      /* the same, binary */
+    size_t addrlen[TRK_ADDRS_MAX];
+    size_t ntopics;
+    const char *topic[TRK_TOPICS_MAX];              /* into the payload */
+    size_t topiclen[TRK_TOPICS_MAX];
+    int has_want;
+    unsigned want;
+} trk_annc_msg;
+
+/* Parses an ANNC payload. 0, or -1 with why ("too many addrs", ...) set
+ * to a short reason (why may be NULL). */
+int trk_annc_parse(const uint8_t *p, size_t len, trk_annc_msg *out,
+                   char *why, size_t whysize);
+/* The table's view of a parsed announce (pointing into m). */
+void trk_annc_announce(const trk_annc_msg *m, trk_announce *a);
+/* Writes an ANNC payload; want < 0: no want line. Returns its length, or
+ * -1 when it does not fit (or would not parse). */
+int trk_annc_format(char *out, size_t size, const char *idtext,
+                    const char *const *addrs, size_t naddrs,
+                    const char *const *topics, size_t ntopics, int want);
+
+typedef struct trk_peer_msg {
+    char idtext[TRK_IDTEXT_MAX];
+    size_t naddrs;
+    char addr[TRK_ADDRS_MAX][TRK_ADDRTEXT_MAX + TRK_IDTEXT_MAX + 8];
+} trk_peer_msg;
+
+/* A PEER payload: 0 or -1. Every address must end in /p2p/<its id>. */
+int trk_peer_parse(const uint8_t *p, size_t len, trk_peer_msg *out);
+/* A PEER payload for an entry of the table. Length, or -1. */
+int trk_peer_format(char *out, size_t size, const trk_peer *peer);
+
+/* "/ip4/H/tcp/P..." or "/ip6/H/tcp/P...": host H and port P; 0 or -1. */
+int trk_addr_host_port(const char *maddr, char *host, size_t size,
+                       uint16_t *port);
+/* The host of an address given as a multiaddr (ip4, ip6, dns*) or as
+ * "HOST:PORT" / "[HOST]:PORT"; 0 or -1. */
+int trk_addr_host(const char *addr, char *host, size_t size);
+
+#endif
