@@ -225,7 +225,8 @@ int trk_peer_parse(const uint8_t *p, size_t len, trk_peer_msg *m)
                 word_copy(p + pos, end - pos, a, sizeof(m->addr[0])) < 0)
                 return -1;
             al = strlen(a);
-            if (al < il + 5 || memcmp(a + al - il - 5, "/p2p/", 5) != 0 ||
+            /* something dialable before the /p2p/ */
+            if (al <= il + 5 || a[0] != '/' || memcmp(a + al - il - 5, "/p2p/", 5) != 0 ||
                 memcmp(a + al - il, m->idtext, il) != 0)
                 return -1;
             m->naddrs++;

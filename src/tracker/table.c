@@ -782,7 +782,8 @@ size_t trk_table_changes(trk_table *t, trk_change_fn fn, void *user)
         uint32_t *slot = id_find(t, id, len);
         if (slot != NULL)
             t->entries[*slot - 1]->dirty = 0;
-        fn(id, len, user);
+        if (fn != NULL)
+            fn(id, len, user);
         count++;
         i += 1 + len;
     }

@@ -116,7 +116,8 @@ size_t trk_table_topic_size(const trk_table *t, const char *topic,
 
 /* The change list: ids added, changed or removed since the last take, each
  * once. Calls fn(id, idlen, user) for each and empties the list; the caller
- * looks each id up (trk_table_get) to learn whether to write or delete. */
+ * looks each id up (trk_table_get) to learn whether to write or delete.
+ * fn NULL: the list is only emptied. */
 typedef void (*trk_change_fn)(const uint8_t *id, size_t idlen, void *user);
 size_t trk_table_changes(trk_table *t, trk_change_fn fn, void *user);
 

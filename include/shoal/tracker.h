@@ -1,0 +1,121 @@
+/*
+ * shoal/tracker.h: discovery through trackers.
+ *
+ * A tracker is a secure shoal node with the tracker service: peers announce
+ * their peer id and addresses, optionally under topics (an application's
+ * name, a file hash), and get back a bounded random list of live peers.
+ * Entries expire when not refreshed. Anyone can run one (shoal-tracker).
+ *
+ * Wire (typed messages on /shoal/msg/1.0.0; src/tracker/protocol.h):
+ * ANNC, a few text lines (peer id, "addr", "topic", "want"), answered by one
+ * PEER per peer returned or one ERRO ("rate_limited", "full",
+ * "malformed: ..."); STAT, answered by one REPL
+ * "peers=N topics=N announces_per_s=X entries_cap=N".
+ *
+ * Trust: the tracker has no public way to learn a request's remote peer id
+ * (shoal_req has only a remote address), so it keeps only announced
+ * addresses on the requester's own host. A client trusts nothing it is
+ * told: each peer returned is pinged at its /p2p/ address (Noise proves the
+ * id) before it enters the peer table.
+ *
+ * Threads: every function runs on the node's loop thread.
+ */
+#ifndef SHOAL_TRACKER_H
+#define SHOAL_TRACKER_H
+
+#include "shoal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------ the tracker */
+typedef struct shoal_tracker shoal_tracker;
+
+typedef struct shoal_tracker_config {
+    size_t max_entries;         /* peers held */
+    size_t max_topics;          /* topics per announce, at most (<= 8) */
+    uint32_t ttl_ms;            /* an entry lives this long unrefreshed */
+    size_t max_peers;           /* peers returned per announce */
+    double rate;                /* announces per second per source host */
+    double burst;               /* and the bucket they are drawn from */
+    size_t max_sources;         /* source buckets kept (oldest dropped) */
+    const char *db_path;        /* SQLite file; NULL: memory only */
+    uint32_t flush_ms;          /* changes written this often */
+} shoal_tracker_config;
+
+/* Defaults: 1,000,000 entries, 8 topics, 120 s, 50 peers, 20/s with a
+ * burst of 40 per source, 4096 sources, no database, 1 s flushes. */
+void shoal_tracker_config_init(shoal_tracker_config *cfg);
+
+/* Serves ANNC and STAT on node (which must be in secure mode). With a
+ * db_path, the unexpired entries stored there are loaded first, and changes
+ * are written every flush_ms (WAL, synchronous=NORMAL: a crash loses at
+ * most about that much). SHOAL_EINVAL for a classic node, SHOAL_EPROTO when
+ * the database cannot be opened. Free it with shoal_tracker_free() before
+ * the node. */
+int shoal_tracker_new(shoal_tracker **out, shoal_node *node,
+                      const shoal_tracker_config *cfg);
+/* Writes what is unwritten, removes the handlers, frees t. NULL: nothing. */
+void shoal_tracker_free(shoal_tracker *t);
+
+typedef struct shoal_tracker_stats {
+    size_t peers;               /* entries now */
+    size_t topics;              /* distinct topics now */
+    double announces_per_s;     /* over the last second */
+    size_t entries_cap;
+    uint64_t announces;         /* accepted, ever */
+    uint64_t refused;           /* malformed, full */
+    uint64_t rate_limited;
+} shoal_tracker_stats;
+
+void shoal_tracker_stats_get(const shoal_tracker *t, shoal_tracker_stats *out);
+
+/* Writes pending changes now (the timer does it every flush_ms).
+ * 0, or SHOAL_EPROTO when the database refused. */
+int shoal_tracker_flush(shoal_tracker *t);
+
+/* ------------------------------------------------------------- the client */
+typedef struct shoal_tracker_client shoal_tracker_client;
+
+typedef struct shoal_tracker_client_config {
+    const char *const *trackers; /* multiaddrs with /p2p/ */
+    size_t ntrackers;            /* 1..8 */
+    const char *const *topics;   /* announced under these (may be none) */
+    size_t ntopics;
+    const char *const *addrs;    /* announced addresses; NULL: the node's
+                                  * listen addresses */
+    size_t naddrs;
+    uint32_t interval_ms;        /* re-announce period */
+    size_t target_peers;         /* stop adding peers at this many */
+    uint32_t backoff_min_ms;     /* after a failure: from this, */
+    uint32_t backoff_max_ms;     /* doubling up to this, with jitter */
+    uint32_t request_timeout_ms;
+} shoal_tracker_client_config;
+
+/* Defaults: no trackers, no topics, the node's addresses, 30 s, 8 peers,
+ * backoff from 1 s to 60 s, 5 s requests. */
+void shoal_tracker_client_config_init(shoal_tracker_client_config *cfg);
+
+/* Announces to every tracker now and then every interval_ms. Each returned
+ * peer not yet known is pinged; one that answers is added to the node's
+ * peer table (shoal_peer_add), until target_peers are known. A tracker that
+ * fails is retried with backoff; peers already known are kept whatever the
+ * trackers do. Strings are copied. */
+int shoal_tracker_client_new(shoal_tracker_client **out, shoal_node *node,
+                             const shoal_tracker_client_config *cfg);
+/* Stops announcing; outstanding requests finish without effect. */
+void shoal_tracker_client_free(shoal_tracker_client *c);
+
+typedef struct shoal_tracker_client_stats {
+    uint64_t announces_ok;      /* announces answered without ERRO */
+    uint64_t announces_failed;
+    uint64_t peers_added;
+} shoal_tracker_client_stats;
+void shoal_tracker_client_stats_get(const shoal_tracker_client *c,
+                                    shoal_tracker_client_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHOAL_TRACKER_H */
