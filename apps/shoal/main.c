@@ -19,7 +19,10 @@
 #include "client.h"
 #include "shoal.h"
 #include "shoal/files.h"
+#include "shoal/tracker.h"
 
+/* Largest file a classic node sends or takes by FGET (one message). */
+#define CLASSIC_FILE_MAX (256u * 1024 * 1024)
 #define DEFAULT_LISTEN "127.0.0.1:7600"
 
 static int parse_log_level(const char *s)
@@ -69,6 +72,11 @@ static void node_usage(FILE *out)
             "                        HOST:PORT; secure: a multiaddr with "
             "/p2p/)\n"
             "  --hops N              hop budget of the join walk (default 2)\n"
+            "  --tracker ADDR        announce to this tracker (a multiaddr "
+            "with /p2p/)\n"
+            "                        and connect to the peers it returns; "
+            "repeatable\n"
+            "  --tracker-interval MS re-announce period (default 30000)\n"
             "  --perf                serve /perf/1.0.0 (off by default)\n"
             "  --share DIR           share the files under DIR "
             "(recursively)\n"
@@ -150,6 +158,7 @@ static int start_files(shoal_node *node, const char *share,
     int rc;
 
     shoal_files_config_init(fcfg);
+    fcfg->max_classic_file = CLASSIC_FILE_MAX;
     if (share != NULL && realpath(share, share_abs) == NULL) {
         fprintf(stderr, "shoal: --share %s: %s\n", share, strerror(errno));
         return -1;
@@ -214,6 +223,8 @@ static int cmd_node(int argc, char **argv)
         {"max-peers", required_argument, NULL, 'm'},
         {"bootstrap", required_argument, NULL, 'b'},
         {"hops", required_argument, NULL, 'H'},
+        {"tracker", required_argument, NULL, 'T'},
+        {"tracker-interval", required_argument, NULL, 'I'},
         {"check-interval", required_argument, NULL, 'C'},
         {"log-level", required_argument, NULL, 'L'},
         {"share", required_argument, NULL, 's'},
@@ -230,8 +241,10 @@ static int cmd_node(int argc, char **argv)
     shoal_files *files = NULL;
     api *api = NULL;
     long hops = 2, check_ms = 10000;
-    const char *listen[8];
-    int perf = 0, nlisten = 0, i;
+    const char *listen[8], *trackers[8];
+    int perf = 0, nlisten = 0, ntrackers = 0, i;
+    long tracker_ms = 30000;
+    shoal_tracker_client *tracker = NULL;
     shoal_config cfg;
     shoal_node *node;
     int c, rc;
@@ -259,6 +272,17 @@ static int cmd_node(int argc, char **argv)
             break;
         case 'b': bootstrap = optarg; break;
         case 'H': hops = parse_number(optarg, 1, 100, "--hops"); break;
+        case 'T':
+            if (ntrackers == 8) {
+                fprintf(stderr, "shoal: at most 8 --tracker addresses\n");
+                return 2;
+            }
+            trackers[ntrackers++] = optarg;
+            break;
+        case 'I':
+            tracker_ms = parse_number(optarg, 100, 86400000,
+                                      "--tracker-interval");
+            break;
         case 'C':
             check_ms = parse_number(optarg, 0, 86400000, "--check-interval");
             break;
@@ -285,11 +309,9 @@ static int cmd_node(int argc, char **argv)
     if (!cfg.classic && cfg.key_file == NULL)
         cfg.key_file = home_file("key", key_path, sizeof(key_path));
     if (cfg.classic) {
-        /* FGET answers with the whole file in one message: let files as
-         * large as the files service serves (its max_classic_file) in */
-        shoal_files_config fdef;
-        shoal_files_config_init(&fdef);
-        cfg.max_message = fdef.max_classic_file;
+        /* FGET answers with the whole file in one message: messages as
+         * large as the files FGET serves */
+        cfg.max_message = CLASSIC_FILE_MAX;
         if (cfg.max_input_total < 2 * cfg.max_message)
             cfg.max_input_total = 2 * cfg.max_message;
     }
@@ -338,7 +360,20 @@ static int cmd_node(int argc, char **argv)
         (rc = shoal_join(node, bootstrap, (int)hops, on_joined, NULL)) < 0)
         fprintf(stderr, "shoal: cannot join %s: %s\n", bootstrap,
                 shoal_strerror(rc));
+    if (ntrackers > 0) {
+        /* announces the node's listen addresses, fills the peer table up
+         * to --max-peers with peers that answer a ping */
+        shoal_tracker_client_config tcc;
+        shoal_tracker_client_config_init(&tcc);
+        tcc.trackers = trackers;
+        tcc.ntrackers = (size_t)ntrackers;
+        tcc.interval_ms = (uint32_t)tracker_ms;
+        tcc.target_peers = cfg.max_peers ? cfg.max_peers : 1000000;
+        if ((rc = shoal_tracker_client_new(&tracker, node, &tcc)) < 0)
+            fprintf(stderr, "shoal: --tracker: %s\n", shoal_strerror(rc));
+    }
     rc = shoal_node_run(node);
+    shoal_tracker_client_free(tracker);
     /* The API first: its waiting requests are answered, its threads end;
      * then the service, whose callbacks may still finish API jobs; the
      * API's memory last, once nothing can reach it. */

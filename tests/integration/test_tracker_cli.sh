@@ -1,0 +1,104 @@
+#!/bin/bash
+# shoal-tracker and three `shoal node --tracker` processes on loopback: the
+# nodes know only the tracker and find each other; the tracker is killed
+# (SIGKILL) and they stay connected; it restarts on the same key, port and
+# database, has its entries back, and the nodes announce to it again.
+#   test_tracker_cli.sh SHOAL SHOAL_TRACKER
+set -u
+SHOAL=$1
+TRACKER=$2
+TMP=$(mktemp -d)
+export HOME="$TMP"
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; for f in "$TMP"/*.log; do echo "--- $f"; cat "$f"; done; exit 1; }
+
+# first_addr LOG PID: waits (10 s) for LOG's first "listening on" line.
+first_addr() {
+    for _ in $(seq 100); do
+        ADDR=$(sed -n 's/^listening on //p' "$1" | head -1)
+        [ -n "$ADDR" ] && return 0
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.1
+    done
+    fail "$1: no listening line"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start_tracker() {
+    "$TRACKER" --listen "$1" --key "$TMP/tracker.key" --db "$TMP/tracker.db" \
+        >"$TMP/tracker$2.log" 2>&1 &
+    pids+=($!)
+    TPID=$!
+    first_addr "$TMP/tracker$2.log" $TPID
+    T=$ADDR
+}
+
+# until SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
+until_ok() {
+    local end=$((SECONDS + $1)); shift
+    while [ $SECONDS -lt $end ]; do
+        "$@" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+start_tracker /ip4/127.0.0.1/tcp/0 1
+TPORT=$(echo "$T" | sed 's|^/ip4/127.0.0.1/tcp/\([0-9]*\)/p2p/.*|\1|')
+[[ "$T" =~ ^/ip4/127\.0\.0\.1/tcp/[0-9]+/p2p/12D3KooW ]] || fail "listen line: $T"
+
+ids=(); addrs=(); apis=()
+for i in 0 1 2; do
+    api=127.0.0.1:$(free_port)
+    "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 --key "$TMP/n$i.key" \
+        --api "$api" --tracker "$T" --tracker-interval 1000 \
+        --downloads "$TMP/dl$i" >"$TMP/node$i.log" 2>&1 &
+    pids+=($!)
+    first_addr "$TMP/node$i.log" $!
+    addrs+=("$ADDR"); ids+=("${ADDR##*/p2p/}"); apis+=("$api")
+done
+
+# knows_others I: node I's table holds the two other nodes.
+knows_others() {
+    local out
+    out=$("$SHOAL" peers --api "${apis[$1]}" --json 2>/dev/null) || return 1
+    for k in 0 1 2; do
+        [ "$k" = "$1" ] && continue
+        grep -q "${ids[$k]}" <<<"$out" || return 1
+    done
+}
+all_connected() { knows_others 0 && knows_others 1 && knows_others 2; }
+until_ok 30 all_connected || fail "the nodes did not find each other"
+
+stat_has() { "$TRACKER" stat "$T" 2>/dev/null | grep -q "$1"; }
+until_ok 10 stat_has "^peers=3 " || fail "STAT does not show 3 peers"
+
+# The tracker dies; the nodes keep their peers (through a few failed
+# announces and their backoff) and still answer pings.
+kill -KILL $TPID
+wait $TPID 2>/dev/null
+sleep 3   # a few announce periods must pass for "nothing changed" to mean much
+all_connected || fail "peers lost with the tracker gone"
+for i in 0 1 2; do
+    "$SHOAL" ping --count 1 "${addrs[$i]}" >/dev/null || fail "ping node $i"
+done
+
+# Back on the same port, key and database: its entries are there at once,
+# and the nodes announce to it again.
+start_tracker "/ip4/127.0.0.1/tcp/$TPORT" 2
+grep -q "tracker_loaded entries=3" "$TMP/tracker2.log" || fail "entries not loaded from the database"
+until_ok 30 stat_has "^peers=3 topics=0 announces_per_s=[1-9]" ||
+    fail "the nodes did not announce again"
+all_connected || fail "peers lost after the restart"
+
+# Ctrl-C stops the tracker cleanly.
+kill -INT $TPID
+for _ in $(seq 100); do kill -0 $TPID 2>/dev/null || break; sleep 0.1; done
+kill -0 $TPID 2>/dev/null && fail "SIGINT ignored"
+wait $TPID || fail "exit status after SIGINT"
+echo "tracker cli: ok"
