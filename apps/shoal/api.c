@@ -1,6 +1,7 @@
 /* The control API: see api.h for the shape, and the README for the
  * endpoints. Two threads meet here. libmicrohttpd's connection threads
- * check, parse and validate a request, then post a job to the node's loop
+ * have a request checked and parsed (api_input.c, which decides every
+ * refusal of what a client sent), then post a job to the node's loop
  * and wait on the API's condition variable; the loop runs the job (at once,
  * or later from a search or join callback) and fills in the answer. A job
  * is counted by both sides, so whichever is last frees it: a waiter that
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,14 +24,12 @@
 #include <sodium.h>
 
 #include "api.h"
+#include "api_input.h"
 #include "web_assets.h"
 
 #define HOST_TEXT (SHOAL_HOST_MAX + 16) /* "[host]:port" */
 #define WAIT_MS 30000           /* a job that is not a search ends by then */
 #define WAIT_SLACK_MS 5000      /* a search: its own deadline, and this */
-#define MAX_SEARCH_MS 600000
-#define MAX_KEY 1024            /* longest search key, bytes */
-#define WHY_MAX 256             /* an error message made while checking */
 
 struct api {
     shoal_node *node;
@@ -45,7 +43,6 @@ struct api {
     char host[SHOAL_HOST_MAX];  /* bound, without brackets */
     unsigned port;
     char self[HOST_TEXT];       /* the Host header we answer to */
-    char local[HOST_TEXT];      /* "localhost:PORT", accepted as well */
     char token[API_TOKEN_HEX + 1];
     char token_file[4096];
     char url[HOST_TEXT + API_TOKEN_HEX + 32];
@@ -462,9 +459,8 @@ static void run_transfer(job *j)
 
 /* What one HTTP request has gathered so far (MHD's con_cls). */
 typedef struct request {
-    char *body;
+    char *body;                 /* up to one byte past API_MAX_BODY */
     size_t len, cap;
-    int too_big;
 } request;
 
 /* Adds the headers every answer carries and queues it. */
@@ -530,122 +526,57 @@ static enum MHD_Result respond_error(struct MHD_Connection *c,
     return respond_json(c, status, text, allow);
 }
 
-/* Whether a Host header names this API: its own HOST:PORT, or
- * localhost:PORT. Anything else is a page on another name that resolved
- * to us (DNS rebinding). */
-static int host_ok(const api *a, const char *host)
+/* Who this API is, for the input checks (api_input.h). */
+static api_input_self input_self(const api *a)
 {
-    return host != NULL &&
-           (strcasecmp(host, a->self) == 0 || strcasecmp(host, a->local) == 0);
+    api_input_self self = {a->self, a->port, a->token};
+
+    return self;
 }
 
-/* A browser sends Origin on cross-site requests (and on same-site POSTs):
- * only pages served by this API itself may drive it. */
-static int origin_ok(const api *a, const char *origin)
+/* The headers the input checks read, from MHD. */
+static api_input_headers input_headers(struct MHD_Connection *c)
 {
-    if (origin == NULL)
-        return 1;
-    if (strncasecmp(origin, "http://", 7) != 0)
+    api_input_headers h;
+
+    h.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_HOST);
+    h.origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                           MHD_HTTP_HEADER_ORIGIN);
+    h.token = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                          API_TOKEN_HEADER);
+    h.content_length = MHD_lookup_connection_value(
+        c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return h;
+}
+
+/* Keeps the body up to one byte past API_MAX_BODY: enough for
+ * api_input_parse to see that it is too large (413 at the end), and no
+ * more, so that a chunked body cannot grow memory. 0, or -1 when out of
+ * memory. */
+static int body_append(request *r, const char *data, size_t len)
+{
+    size_t room = API_MAX_BODY + 1 - r->len;
+
+    if (len > room)
+        len = room;
+    if (len == 0)
         return 0;
-    return host_ok(a, origin + 7);
-}
-
-static int token_ok(const api *a, const char *token)
-{
-    return token != NULL && strlen(token) == API_TOKEN_HEX &&
-           sodium_memcmp(token, a->token, API_TOKEN_HEX) == 0;
-}
-
-/* The checks made on the headers alone, before any body is read. Returns
- * 0, or the status to refuse with (and *why). */
-static unsigned check_headers(const api *a, struct MHD_Connection *c,
-                              const char *url, const char **why)
-{
-    const char *len;
-
-    if (!host_ok(a, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_HOST))) {
-        *why = "this API answers only to its own address in the Host header";
-        return MHD_HTTP_FORBIDDEN;
-    }
-    if (!origin_ok(a, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_ORIGIN))) {
-        *why = "requests from other origins are refused";
-        return MHD_HTTP_FORBIDDEN;
-    }
-    if (strncmp(url, "/api/", 5) == 0 &&
-        !token_ok(a, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 API_TOKEN_HEADER))) {
-        *why = "missing or wrong " API_TOKEN_HEADER " header (the token is "
-               "in the node's api line and token file)";
-        return MHD_HTTP_FORBIDDEN;
-    }
-    len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (len != NULL && strtoull(len, NULL, 10) > API_MAX_BODY) {
-        *why = "request body too large (at most 64 KiB)";
-        return MHD_HTTP_CONTENT_TOO_LARGE;
-    }
-    return 0;
-}
-
-/* Keeps up to API_MAX_BODY bytes; past that only notes it (413 at the
- * end), so that a chunked body cannot grow memory. */
-static void body_append(request *r, const char *data, size_t len)
-{
-    if (r->too_big || len > API_MAX_BODY - r->len) {
-        r->too_big = 1;
-        return;
-    }
     if (r->len + len + 1 > r->cap) {
         size_t cap = r->cap ? r->cap : 1024;
         char *grown;
         while (cap < r->len + len + 1)
             cap *= 2;
-        if ((grown = realloc(r->body, cap)) == NULL) {
-            r->too_big = 1;
-            return;
-        }
+        if ((grown = realloc(r->body, cap)) == NULL)
+            return -1;
         r->body = grown;
         r->cap = cap;
     }
     memcpy(r->body + r->len, data, len);
     r->len += len;
     r->body[r->len] = '\0';
-}
-
-/* cJSON turns \u0000 into a NUL that silently ends the string, so that
- * "ok\u0000/../x" would read as "ok". No field of this API may hold a NUL:
- * refuse raw NUL bytes and that escape before parsing. Outside strings a
- * backslash is not JSON at all, so stepping over escapes pair by pair
- * finds every one. */
-static int body_has_nul(const char *s, size_t len)
-{
-    size_t i;
-
-    if (memchr(s, '\0', len) != NULL)
-        return 1;
-    for (i = 0; i + 1 < len; i++) {
-        if (s[i] != '\\')
-            continue;
-        if (s[i + 1] == 'u' && i + 6 <= len &&
-            memcmp(s + i + 2, "0000", 4) == 0)
-            return 1;
-        i++; /* the escaped character */
-    }
     return 0;
 }
-
-/* A route: what a request for method and path becomes. prepare (MHD
- * thread) checks the input and fills the job, or answers an error. */
-typedef struct route {
-    const char *method;
-    const char *path;           /* ends with '/': a prefix; the rest is arg */
-    int body;                   /* expects a JSON object */
-    unsigned (*prepare)(api *a, job *j, cJSON *body, const char *rest,
-                        char *why);
-    job_fn run;
-} route;
 
 static char *dup_string(const char *s)
 {
@@ -657,219 +588,48 @@ static char *dup_string(const char *s)
     return d;
 }
 
-/* The string member name of body, non-empty and at most max bytes. */
-static const char *string_member(cJSON *body, const char *name, size_t max,
-                                 char *why)
-{
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(body, name);
-
-    if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
-        snprintf(why, WHY_MAX, "\"%s\" must be a non-empty string", name);
-        return NULL;
-    }
-    if (strlen(v->valuestring) > max) {
-        snprintf(why, WHY_MAX, "\"%s\" is too long (at most %zu bytes)",
-                 name, max);
-        return NULL;
-    }
-    return v->valuestring;
-}
-
-static unsigned take_arg(job *j, const char *s)
-{
-    return (j->arg = dup_string(s)) != NULL ? 0
-                                            : MHD_HTTP_INTERNAL_SERVER_ERROR;
-}
-
-static unsigned prep_join(api *a, job *j, cJSON *body, const char *rest,
-                          char *why)
-{
-    const char *addr = string_member(body, "addr", 1024, why);
-
-    (void)a;
-    (void)rest;
-    if (addr == NULL)
-        return MHD_HTTP_BAD_REQUEST;
-    j->wait_ms = WAIT_MS * 2; /* a walk of a few connects */
-    return take_arg(j, addr);
-}
-
-static unsigned prep_peer_remove(api *a, job *j, cJSON *body,
-                                 const char *rest, char *why)
-{
-    (void)a;
-    (void)body;
-    if (rest[0] == '\0' || strlen(rest) >= SHOAL_ID_MAX ||
-        strchr(rest, '/') != NULL) {
-        snprintf(why, WHY_MAX, "expected /api/peers/<id>");
-        return MHD_HTTP_NOT_FOUND;
-    }
-    return take_arg(j, rest);
-}
-
-static unsigned prep_search(api *a, job *j, cJSON *body, const char *rest,
-                            char *why)
-{
-    const char *key = string_member(body, "key", MAX_KEY, why);
-    cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "timeout_ms");
-
-    (void)rest;
-    if (key == NULL)
-        return MHD_HTTP_BAD_REQUEST;
-    j->num = 0;
-    if (t != NULL && !cJSON_IsNull(t)) {
-        if (!cJSON_IsNumber(t) || t->valuedouble < 0 ||
-            t->valuedouble > MAX_SEARCH_MS) {
-            snprintf(why, WHY_MAX, "\"timeout_ms\" must be a number of "
-                                   "milliseconds, 0 to %d", MAX_SEARCH_MS);
-            return MHD_HTTP_BAD_REQUEST;
-        }
-        j->num = (unsigned)t->valuedouble;
-    }
-    j->wait_ms = (j->num ? j->num : a->search_timeout_ms) + WAIT_SLACK_MS;
-    return take_arg(j, key);
-}
-
-/* A hash, or a name the files service would ever open: anything else
- * ("../x", "/etc/passwd", overlong) is refused here, before the loop. */
-static unsigned prep_get(api *a, job *j, cJSON *body, const char *rest,
-                         char *why)
-{
-    const char *what = string_member(body, "what", SHOAL_FILES_NAME_MAX,
-                                     why);
-
-    (void)a;
-    (void)rest;
-    if (what == NULL)
-        return MHD_HTTP_BAD_REQUEST;
-    if (shoal_files_name_ok(what, strlen(what)) < 0) {
-        snprintf(why, WHY_MAX, "\"what\" is neither a hash nor a file name "
-                               "(relative, '/' between parts, no '..', '.' "
-                               "or empty parts, no backslash)");
-        return MHD_HTTP_BAD_REQUEST;
-    }
-    return take_arg(j, what);
-}
-
-static unsigned prep_transfer(api *a, job *j, cJSON *body, const char *rest,
-                              char *why)
-{
-    char *end;
-    unsigned long id = strtoul(rest, &end, 10);
-
-    (void)a;
-    (void)body;
-    if (rest[0] < '1' || rest[0] > '9' || *end != '\0' || id > 0xffffffffu) {
-        snprintf(why, WHY_MAX, "expected /api/transfers/<number>");
-        return MHD_HTTP_NOT_FOUND;
-    }
-    j->num = (unsigned)id;
-    return 0;
-}
-
-static const route routes[] = {
-    {"GET", "/api/status", 0, NULL, run_status},
-    {"GET", "/api/peers", 0, NULL, run_peers},
-    {"POST", "/api/peers", 1, prep_join, run_join},
-    {"DELETE", "/api/peers/", 0, prep_peer_remove, run_peer_remove},
-    {"GET", "/api/files", 0, NULL, run_files},
-    {"POST", "/api/search", 1, prep_search, run_search},
-    {"POST", "/api/get", 1, prep_get, run_get},
-    {"GET", "/api/transfers", 0, NULL, run_transfers},
-    {"GET", "/api/transfers/", 0, prep_transfer, run_transfer},
+/* What the loop runs for each endpoint of the API. */
+static const job_fn job_runs[API_ENDPOINTS] = {
+    [API_STATUS] = run_status,
+    [API_PEERS] = run_peers,
+    [API_JOIN] = run_join,
+    [API_PEER_REMOVE] = run_peer_remove,
+    [API_FILES] = run_files,
+    [API_SEARCH] = run_search,
+    [API_GET] = run_get,
+    [API_TRANSFERS] = run_transfers,
+    [API_TRANSFER] = run_transfer,
 };
 
-/* Whether url matches rt's path; *rest gets what follows a prefix. */
-static int route_match(const route *rt, const char *url, const char **rest)
+/* How long an MHD thread waits for the loop to answer req. */
+static uint32_t job_wait_ms(const api *a, const api_request *req)
 {
-    size_t n = strlen(rt->path);
-
-    if (rt->path[n - 1] == '/') {
-        if (strncmp(url, rt->path, n) != 0)
-            return 0;
-        *rest = url + n;
-        return 1;
+    switch (req->endpoint) {
+    case API_JOIN: return WAIT_MS * 2; /* a walk of a few connects */
+    case API_SEARCH:
+        return (req->num ? req->num : a->search_timeout_ms) + WAIT_SLACK_MS;
+    default: return WAIT_MS;
     }
-    *rest = "";
-    return strcmp(url, rt->path) == 0;
 }
 
-/* The route for method on url, and in *rest what follows a prefix path.
- * NULL if none; then allow lists the methods url does take, if any. */
-static const route *route_find(const char *url, const char *method,
-                               const char **rest, char *allow, size_t size)
-{
-    size_t i;
-
-    allow[0] = '\0';
-    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (!route_match(&routes[i], url, rest))
-            continue;
-        if (strcmp(routes[i].method, method) == 0)
-            return &routes[i];
-        snprintf(allow + strlen(allow), size - strlen(allow), "%s%s",
-                 allow[0] ? ", " : "", routes[i].method);
-    }
-    return NULL;
-}
-
-/* The request's body as a JSON object, into *out. 0, or 400 and why. */
-static unsigned body_json(const request *r, cJSON **out, char *why)
-{
-    *out = NULL;
-    if (r->len == 0) {
-        snprintf(why, WHY_MAX, "a JSON object body is expected");
-        return MHD_HTTP_BAD_REQUEST;
-    }
-    if (body_has_nul(r->body, r->len)) {
-        snprintf(why, WHY_MAX, "NUL characters are not allowed");
-        return MHD_HTTP_BAD_REQUEST;
-    }
-    *out = cJSON_ParseWithLength(r->body, r->len);
-    if (!cJSON_IsObject(*out)) {
-        cJSON_Delete(*out);
-        *out = NULL;
-        snprintf(why, WHY_MAX, "the body is not a JSON object");
-        return MHD_HTTP_BAD_REQUEST;
-    }
-    return 0;
-}
-
-/* Runs the route for a complete request: validation here, the work on the
- * loop, then the answer. */
+/* Runs a checked /api/ request (api_input_parse): the work on the loop,
+ * then the answer. */
 static enum MHD_Result serve_api(api *a, struct MHD_Connection *c,
-                                 const char *url, const char *method,
-                                 request *r)
+                                 const api_request *req)
 {
-    char allow[64], why[WHY_MAX] = "bad request";
-    const char *rest = "";
-    const route *rt = route_find(url, method, &rest, allow, sizeof(allow));
-    cJSON *body = NULL;
-    unsigned status = 0;
+    unsigned status;
     char *text;
     job *j;
 
-    if (rt == NULL && allow[0] != '\0')
-        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, allow,
-                             "%s is not allowed on %s (allowed: %s)", method,
-                             url, allow);
-    if (rt == NULL)
-        return respond_error(c, MHD_HTTP_NOT_FOUND, NULL,
-                             "no such endpoint: %s", url);
-    if (rt->body && (status = body_json(r, &body, why)) != 0)
-        return respond_error(c, status, NULL, "%s", why);
-    if ((j = calloc(1, sizeof(*j))) == NULL) {
-        cJSON_Delete(body);
+    if ((j = calloc(1, sizeof(*j))) == NULL)
         return MHD_NO;
-    }
-    j->run = rt->run;
-    j->wait_ms = WAIT_MS;
-    status = rt->prepare ? rt->prepare(a, j, body, rest, why) : 0;
-    cJSON_Delete(body);
-    if (status != 0) {
-        free(j->arg);
+    j->run = job_runs[req->endpoint];
+    j->wait_ms = job_wait_ms(a, req);
+    j->num = req->num;
+    if (req->arg[0] != '\0' && (j->arg = dup_string(req->arg)) == NULL) {
         free(j);
-        return respond_error(c, status, NULL, "%s", why);
+        return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                             "out of memory");
     }
     status = job_wait(a, j, &text);
     if (text != NULL)
@@ -880,16 +640,12 @@ static enum MHD_Result serve_api(api *a, struct MHD_Connection *c,
                              : "the node is stopping");
 }
 
-/* The web UI's files, from the binary. */
-static enum MHD_Result serve_static(struct MHD_Connection *c, const char *url,
-                                    const char *method)
+/* The web UI's files, from the binary (the method is checked already). */
+static enum MHD_Result serve_static(struct MHD_Connection *c, const char *url)
 {
     const web_asset *w;
     struct MHD_Response *resp;
 
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
-                             "only GET here");
     if (strcmp(url, "/") == 0)
         url = "/index.html";
     for (w = web_assets; w->path != NULL; w++)
@@ -912,8 +668,17 @@ static enum MHD_Result serve_static(struct MHD_Connection *c, const char *url,
     return queue(c, MHD_HTTP_OK, resp);
 }
 
+/* Answers a refusal decided by api_input. */
+static enum MHD_Result respond_refusal(struct MHD_Connection *c,
+                                       const api_decision *d)
+{
+    return respond_error(c, d->status, d->allow[0] ? d->allow : NULL, "%s",
+                         d->why);
+}
+
 /* MHD's access handler: called once with the headers, then with each
- * piece of the body, then once more with none to answer. */
+ * piece of the body, then once more with none to answer. What the client
+ * sent is judged by api_input (api_input.h); this only carries it out. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version,
@@ -922,30 +687,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 {
     api *a = cls;
     request *r = *con_cls;
-    const char *why;
-    unsigned status;
+    api_decision d;
 
     (void)version;
     if (r == NULL) {
         /* Refused on the headers: answered at once, the body unread. */
-        if ((status = check_headers(a, c, url, &why)) != 0)
-            return respond_error(c, status, NULL, "%s", why);
+        api_input_self self = input_self(a);
+        api_input_headers h = input_headers(c);
+        if (api_input_check_headers(&self, url, &h, &d) != 0)
+            return respond_refusal(c, &d);
         if ((r = calloc(1, sizeof(*r))) == NULL)
             return MHD_NO;
         *con_cls = r;
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        body_append(r, upload_data, *upload_data_size);
+        if (body_append(r, upload_data, *upload_data_size) < 0)
+            return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (r->too_big)
-        return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-                             "request body too large (at most 64 KiB)");
-    if (strncmp(url, "/api/", 5) == 0)
-        return serve_api(a, c, url, method, r);
-    return serve_static(c, url, method);
+    if (api_input_parse(method, url, r->body, r->len, &d) != 0)
+        return respond_refusal(c, &d);
+    if (d.req.endpoint == API_PAGE)
+        return serve_static(c, url);
+    return serve_api(a, c, &d.req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -1070,7 +836,6 @@ static void api_names(api *a)
 
     snprintf(a->self, sizeof(a->self), v6 ? "[%s]:%u" : "%s:%u", a->host,
              a->port);
-    snprintf(a->local, sizeof(a->local), "localhost:%u", a->port);
     snprintf(a->url, sizeof(a->url), "http://%s/#token=%s", a->self,
              a->token);
 }

@@ -13,13 +13,11 @@
 
 #include <stddef.h>
 
+#include "api_input.h" /* API_TOKEN_HEADER, API_TOKEN_HEX, API_MAX_BODY */
 #include "shoal.h"
 #include "shoal/files.h"
 
 #define API_DEFAULT_ADDR "127.0.0.1:7601"
-#define API_TOKEN_HEADER "X-Shoal-Token"
-#define API_TOKEN_HEX 64              /* 32 random bytes, hex */
-#define API_MAX_BODY (64 * 1024)      /* larger request bodies get 413 */
 
 typedef struct api api;
 
