@@ -312,6 +312,8 @@ static int cmd_node(int argc, char **argv)
         /* FGET answers with the whole file in one message: messages as
          * large as the files FGET serves */
         cfg.max_message = CLASSIC_FILE_MAX;
+        if (cfg.max_pending_output < CLASSIC_FILE_MAX + 64)
+            cfg.max_pending_output = CLASSIC_FILE_MAX + 64;
         if (cfg.max_input_total < 2 * cfg.max_message)
             cfg.max_input_total = 2 * cfg.max_message;
     }

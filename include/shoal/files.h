@@ -51,14 +51,15 @@ typedef struct shoal_files_config {
     int search_ttl;             /* hops a search travels */
     size_t max_results;         /* per search, after merging holders */
     size_t max_files;           /* files indexed, at most */
-    size_t max_classic_file;    /* largest file FGET sends (one message) */
+    size_t max_classic_file;    /* largest file FGET sends (one message):
+                                 * raise the node's max_message with it */
     unsigned chunks_in_flight;  /* per download, over all holders */
     unsigned max_transfers;     /* downloads at once */
 } shoal_files_config;
 
 /* Defaults: no folders, rescan every 2 s, searches of 3 s and ttl 4 (as the
- * reference GUI), 500 results, 100000 files, 256 MiB FGET files, 8 chunks
- * in flight, 16 transfers. */
+ * reference GUI), 500 results, 100000 files, 16 MiB FGET files (the node's
+ * default max_message), 8 chunks in flight, 16 transfers. */
 void shoal_files_config_init(shoal_files_config *cfg);
 
 /* Starts the service on node (secure or classic, as the node is): handlers
@@ -90,7 +91,8 @@ int shoal_files_rescan(shoal_files *f, void (*cb)(shoal_files *f, void *user),
                        void *user);
 
 /* Whether name is one the service would ever open: relative, no "..", "."
- * or empty parts, no NUL, no backslash, at most SHOAL_FILES_NAME_MAX bytes.
+ * or empty parts, no NUL or other control bytes, no backslash, at most
+ * SHOAL_FILES_NAME_MAX bytes.
  * Symlinks are checked when opening: one that leads out of the share is
  * refused. Returns 0 or SHOAL_EINVAL. Any thread. */
 int shoal_files_name_ok(const char *name, size_t len);

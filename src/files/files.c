@@ -24,7 +24,7 @@ void shoal_files_config_init(shoal_files_config *cfg)
     cfg->search_ttl = 4;
     cfg->max_results = 500;
     cfg->max_files = 100000;
-    cfg->max_classic_file = 256u * 1024 * 1024;
+    cfg->max_classic_file = 16u * 1024 * 1024; /* the node's max_message */
     cfg->chunks_in_flight = 8;
     cfg->max_transfers = 16;
 }
@@ -49,13 +49,22 @@ void files_release(shoal_files *f)
         files_destroy(f);
 }
 
+static int root_cmp(const void *a, const void *b)
+{
+    return memcmp((*(file_entry *const *)a)->root,
+                  (*(file_entry *const *)b)->root, FILES_HASH);
+}
+
 const file_entry *files_find_hash(const shoal_files *f,
                                   const uint8_t root[FILES_HASH])
 {
-    for (size_t i = 0; i < f->index.n; i++)
-        if (memcmp(f->index.v[i].root, root, FILES_HASH) == 0)
-            return &f->index.v[i];
-    return NULL;
+    file_entry key, *kp = &key, **hit;
+
+    if (f->index.n == 0)
+        return NULL;
+    memcpy(key.root, root, FILES_HASH);
+    hit = bsearch(&kp, f->index.by_root, f->index.n, sizeof(*hit), root_cmp);
+    return hit != NULL ? *hit : NULL;
 }
 
 static int entry_cmp(const void *a, const void *b)
@@ -139,6 +148,7 @@ static void index_clear(files_index *ix)
         entry_clear(&ix->v[i]);
     free(ix->v);
     free(ix->info);
+    free(ix->by_root);
     memset(ix, 0, sizeof(*ix));
 }
 
@@ -278,14 +288,20 @@ static void scan_after(uv_work_t *w, int status)
     f->scanning = 0;
     if (f->dead || status < 0 || j->error < 0 ||
         (j->out.n > 0 &&
-         (j->out.info = calloc(j->out.n, sizeof(*j->out.info))) == NULL)) {
+         ((j->out.info = calloc(j->out.n, sizeof(*j->out.info))) == NULL ||
+          (j->out.by_root = calloc(j->out.n, sizeof(*j->out.by_root))) ==
+              NULL))) {
         index_clear(&j->out);
     } else {
         for (size_t i = 0; i < j->out.n; i++) {
             j->out.info[i].name = j->out.v[i].name;
             j->out.info[i].size = j->out.v[i].size;
             j->out.info[i].hash = j->out.v[i].hash;
+            j->out.by_root[i] = &j->out.v[i];
         }
+        if (j->out.n > 1)
+            qsort(j->out.by_root, j->out.n, sizeof(*j->out.by_root),
+                  root_cmp);
         if (j->hashed > 0 || j->out.n != f->index.n)
             shoal_log(f->node, SHOAL_LOG_INFO, "index files=%zu hashed=%zu skipped=%zu",
                             j->out.n, j->hashed, j->skipped);

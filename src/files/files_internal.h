@@ -30,6 +30,8 @@ typedef struct files_index {
     file_entry *v;            /* sorted by name */
     size_t n;
     shoal_file_info *info;    /* the public view of v */
+    file_entry **by_root;     /* v again, sorted by hash: a chunk request
+                               * finds its file in O(log n) */
 } files_index;
 
 typedef struct files_search files_search;   /* search.c */

@@ -30,7 +30,7 @@ int shoal_files_name_ok(const char *name, size_t len)
         start = i + 1;
     }
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char)name[i] < 0x20) /* control bytes, newlines */
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) /* control */
             return SHOAL_EINVAL;
     return 0;
 }

@@ -134,7 +134,8 @@ int files_chunk_parse(const uint8_t *p, size_t len, uint8_t root[32],
 
     if (word(p, len, &pos, &w, &wlen) < 0 || hex_word(w, wlen, root, 32) < 0)
         return -1;
-    if (word(p, len, &pos, &w, &wlen) < 0 || pos != len ||
+    /* the index must end the payload: no trailing space */
+    if (word(p, len, &pos, &w, &wlen) < 0 || w + wlen != p + len ||
         number(w, wlen, UINT32_MAX, &v) < 0)
         return -1;
     *index = (uint32_t)v;
@@ -154,7 +155,8 @@ int files_quer_parse(const uint8_t *p, size_t len, files_quer_msg *out)
         return -1;
     for (last = len; last > pos && p[last - 1] != ' '; last--)
         ;
-    if (last <= pos + 1) /* no key between the id and the ttl */
+    /* no key between the id and the ttl, or no ttl (a trailing space) */
+    if (last <= pos + 1 || last == len)
         return -1;
     /* the reference's ttl is a Python int: accept a leading '-' as 0 */
     if (p[last] == '-') {

@@ -57,7 +57,10 @@ struct files_transfer {
     holder *holders;
     size_t nholders;
     size_t next_holder;       /* classic: the one FGET asks now */
-    unsigned inflight;        /* chunk requests and writes */
+    unsigned inflight;        /* chunk requests and pool jobs */
+    unsigned disk_pending;    /* chunks being verified or written */
+    struct disk_job *wq_head, *wq_tail; /* verified, to write in turn */
+    int writing;              /* a write is on the pool */
     int searched_again;
     uint64_t started, ended;
     uint64_t rate_at, rate_bytes;
@@ -66,6 +69,9 @@ struct files_transfer {
 
 static void schedule(files_transfer *t);
 static void classic_schedule(files_transfer *t);
+typedef struct disk_job disk_job;
+static void write_enqueue(files_transfer *t, disk_job *j);
+static void write_next(files_transfer *t);
 
 /* ------------------------------------------------------------- helpers */
 
@@ -148,20 +154,24 @@ static const char *basename_of(const char *name)
 
 /* ------------------------------------------------------- disk (pool) */
 
-typedef struct disk_job {
+struct disk_job {
     uv_work_t work;
     files_transfer *t;
     uint32_t chunk;           /* write: which; resume: unused */
     uint8_t *buf;
     size_t len;
-    int kind;                 /* DJ_WRITE, DJ_RESUME, DJ_FINISH */
+    int kind;                 /* DJ_VERIFY, DJ_WRITE, DJ_RESUME, DJ_FINISH */
+    struct disk_job *next;    /* in the transfer's write queue */
     int error;                /* -errno, or 1: the chunk's hash is wrong */
     size_t holder;
     char *final_path;
     uint64_t resumed;
-} disk_job;
+};
 
-enum { DJ_WRITE, DJ_RESUME, DJ_FINISH };
+/* Chunks are verified in parallel on the pool, then written one at a time:
+ * writers of one file on several threads only queue on its inode lock
+ * (spinning, on a 2-core machine half the CPU). */
+enum { DJ_VERIFY, DJ_WRITE, DJ_RESUME, DJ_FINISH };
 
 static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
 {
@@ -249,16 +259,15 @@ static void disk_work(uv_work_t *w)
     files_transfer *t = j->t;
 
     switch (j->kind) {
+    case DJ_VERIFY: {
+        uint8_t h[FILES_HASH];
+        files_sha256(j->buf, j->len, h);
+        if (memcmp(h, t->manifest + (size_t)j->chunk * FILES_HASH,
+                   FILES_HASH) != 0)
+            j->error = 1;
+        break;
+    }
     case DJ_WRITE:
-        if (t->manifest != NULL) {
-            uint8_t h[FILES_HASH];
-            files_sha256(j->buf, j->len, h);
-            if (memcmp(h, t->manifest + (size_t)j->chunk * FILES_HASH,
-                       FILES_HASH) != 0) {
-                j->error = 1;
-                return;
-            }
-        }
         j->error = write_all(t->fd, j->buf, j->len,
                              (uint64_t)j->chunk * SHOAL_FILES_CHUNK);
         break;
@@ -294,10 +303,11 @@ static void disk_after(uv_work_t *w, int status)
     shoal_files *f = t->f;
 
     t->inflight--;
+    t->disk_pending--;
     if (status < 0 && j->error == 0)
         j->error = status;
     switch (j->kind) {
-    case DJ_WRITE:
+    case DJ_VERIFY:
         if (j->error == 1) {
             t->state[j->chunk] = C_TODO;
             if (j->chunk < t->next_todo)
@@ -308,6 +318,16 @@ static void disk_after(uv_work_t *w, int status)
                       "reason=hash_mismatch",
                       t->id, j->chunk, t->holders[j->holder].peer);
         } else if (j->error < 0) {
+            t->state[j->chunk] = C_TODO;
+            fail(t, j->error, "verify_failed");
+        } else {
+            write_enqueue(t, j);
+            j = NULL; /* queued for writing */
+        }
+        break;
+    case DJ_WRITE:
+        t->writing = 0;
+        if (j->error < 0) {
             t->state[j->chunk] = C_TODO;
             fail(t, j->error, j->error == UV_ENOSPC ? "disk_full"
                                                      : "write_failed");
@@ -340,14 +360,31 @@ static void disk_after(uv_work_t *w, int status)
             transfer_done(t, j->final_path), j->final_path = NULL;
         break;
     }
-    free(j->final_path);
-    free(j->buf);
-    free(j);
+    if (j != NULL) {
+        free(j->final_path);
+        free(j->buf);
+        free(j);
+    }
+    write_next(t);
     if (!f->dead)
         schedule(t);
     files_release(f);
 }
 
+static int job_start(disk_job *j)
+{
+    files_transfer *t = j->t;
+
+    if (uv_queue_work(shoal_node_loop(t->f->node), &j->work, disk_work,
+                      disk_after) < 0)
+        return SHOAL_ENOMEM;
+    t->inflight++;
+    files_hold(t->f);
+    return 0;
+}
+
+/* The job (kind, chunk and buffer: the job owns buf from here) started on
+ * the pool, or queued for writing (DJ_WRITE). */
 static int disk_queue(files_transfer *t, int kind, uint32_t chunk,
                       uint8_t *buf, size_t len, size_t holder)
 {
@@ -362,14 +399,68 @@ static int disk_queue(files_transfer *t, int kind, uint32_t chunk,
     j->len = len;
     j->holder = holder;
     j->work.data = j;
-    if (uv_queue_work(shoal_node_loop(t->f->node), &j->work, disk_work,
-                      disk_after) < 0) {
+    if (kind == DJ_WRITE) {
+        write_enqueue(t, j);
+        write_next(t);
+        return 0;
+    }
+    if (job_start(j) < 0) {
         free(j);
         return SHOAL_ENOMEM;
     }
-    t->inflight++;
-    files_hold(t->f);
+    t->disk_pending++;
     return 0;
+}
+
+/* A verified chunk waits for its turn to be written. */
+static void write_enqueue(files_transfer *t, disk_job *j)
+{
+    j->kind = DJ_WRITE;
+    j->next = NULL;
+    if (t->wq_tail != NULL)
+        t->wq_tail->next = j;
+    else
+        t->wq_head = j;
+    t->wq_tail = j;
+    t->disk_pending++;
+}
+
+static void write_drop_all(files_transfer *t)
+{
+    while (t->wq_head != NULL) {
+        disk_job *j = t->wq_head;
+        t->wq_head = j->next;
+        t->disk_pending--;
+        free(j->buf);
+        free(j);
+    }
+    t->wq_tail = NULL;
+}
+
+/* Starts the next write unless one runs; after a failure, or once the
+ * service is gone, what waits is dropped. */
+static void write_next(files_transfer *t)
+{
+    disk_job *j;
+
+    if (t->phase >= PH_DONE || t->f->dead) {
+        write_drop_all(t);
+        return;
+    }
+    if (t->writing || (j = t->wq_head) == NULL)
+        return;
+    t->wq_head = j->next;
+    if (t->wq_head == NULL)
+        t->wq_tail = NULL;
+    if (job_start(j) < 0) {
+        t->disk_pending--;
+        t->state[j->chunk] = C_TODO;
+        free(j->buf);
+        free(j);
+        fail(t, SHOAL_ENOMEM, "out_of_memory");
+        return;
+    }
+    t->writing = 1;
 }
 
 /* ---------------------------------------------------- chunk requests */
@@ -410,7 +501,8 @@ static void chunk_on_end(int status, void *user)
         free(c->buf);
     } else if (status == 0 && !c->bad && c->got == c->len) {
         h->strikes = 0;
-        if (disk_queue(t, DJ_WRITE, c->chunk, c->buf, c->len, c->holder) < 0) {
+        if (disk_queue(t, DJ_VERIFY, c->chunk, c->buf, c->len, c->holder) <
+            0) {
             free(c->buf);
             t->state[c->chunk] = C_TODO;
             fail(t, SHOAL_ENOMEM, "out_of_memory");
@@ -762,7 +854,10 @@ static void schedule(files_transfer *t)
     }
     for (size_t i = 0; i < t->nholders; i++)
         busy += t->holders[i].inflight;
-    while (busy < f->cfg.chunks_in_flight) {
+    /* chunks not yet on disk count too, at half weight: the network may
+     * run ahead of the disk, but not without bound */
+    while (busy < f->cfg.chunks_in_flight &&
+           busy + t->disk_pending / 2 < f->cfg.chunks_in_flight * 2) {
         long hi = pick_holder(t);
         uint32_t i = t->next_todo;
         while (i < t->nchunks && t->state[i] != C_TODO)
@@ -776,13 +871,13 @@ static void schedule(files_transfer *t)
         }
         busy++;
     }
-    if (t->ndone == t->nchunks && t->inflight == 0) {
+    if (t->ndone == t->nchunks && t->inflight == 0 && t->wq_head == NULL) {
         t->phase = PH_FINISH;
         if (disk_queue(t, DJ_FINISH, 0, NULL, 0, 0) < 0)
             fail(t, SHOAL_ENOMEM, "out_of_memory");
         return;
     }
-    if (t->inflight == 0 && holders_good(t) == 0) {
+    if (t->inflight == 0 && t->wq_head == NULL && holders_good(t) == 0) {
         /* everyone failed: look once more before giving up */
         if (t->searched_again) {
             fail(t, SHOAL_ENOENT, "no_holder_left");
@@ -938,6 +1033,7 @@ void files_transfer_free_all(shoal_files *f)
 {
     for (size_t i = 0; i < f->ntransfers; i++) {
         files_transfer *t = f->transfers[i];
+        write_drop_all(t);
         if (t->fd >= 0)
             close(t->fd); /* partial files stay, to resume */
         for (size_t k = 0; k < t->nholders; k++) {

@@ -333,7 +333,7 @@ static int name_contract(const uint8_t *p, size_t len)
     if (len == 0 || len > SHOAL_FILES_NAME_MAX)
         return 0;
     for (size_t i = 0; i < len; i++)
-        if (p[i] < 0x20 || p[i] == '\\')
+        if (p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\')
             return 0;
     for (size_t i = 0; i <= len; i++) {
         if (i < len && p[i] != '/')
