@@ -21,6 +21,7 @@
 #include "shoal/files.h"
 #include "shoal/tracker.h"
 
+#define BOOTSTRAP_MAX 16
 /* Largest file a classic node sends or takes by FGET (one message). */
 #define CLASSIC_FILE_MAX (256u * 1024 * 1024)
 #define DEFAULT_LISTEN "127.0.0.1:7600"
@@ -70,7 +71,8 @@ static void node_usage(FILE *out)
             "  --bootstrap ADDR      join the network through this peer "
             "(classic:\n"
             "                        HOST:PORT; secure: a multiaddr with "
-            "/p2p/)\n"
+            "/p2p/;\n"
+            "                        repeatable)\n"
             "  --hops N              hop budget of the join walk (default 2)\n"
             "  --tracker ADDR        announce to this tracker (a multiaddr "
             "with /p2p/)\n"
@@ -234,7 +236,8 @@ static int cmd_node(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *bootstrap = NULL, *share = NULL, *downloads = NULL;
+    const char *bootstrap[BOOTSTRAP_MAX], *share = NULL, *downloads = NULL;
+    int nbootstrap = 0;
     const char *api_addr = NULL, *token_file = NULL;
     char key_path[4096], addr[1024], share_abs[PATH_MAX], dl_abs[PATH_MAX];
     shoal_files_config fcfg;
@@ -270,7 +273,14 @@ static int cmd_node(int argc, char **argv)
             cfg.max_peers = (size_t)parse_number(optarg, 0, 1000000,
                                                  "--max-peers");
             break;
-        case 'b': bootstrap = optarg; break;
+        case 'b':
+            if (nbootstrap == BOOTSTRAP_MAX) {
+                fprintf(stderr, "shoal: at most %d --bootstrap addresses\n",
+                        BOOTSTRAP_MAX);
+                return 2;
+            }
+            bootstrap[nbootstrap++] = optarg;
+            break;
         case 'H': hops = parse_number(optarg, 1, 100, "--hops"); break;
         case 'T':
             if (ntrackers == 8) {
@@ -358,10 +368,11 @@ static int cmd_node(int argc, char **argv)
     /* Both modes walk the membership messages from the bootstrap peer,
      * classic from HOST:PORT, secure from a multiaddr, and fill the peer
      * table that searches travel. */
-    if (bootstrap != NULL &&
-        (rc = shoal_join(node, bootstrap, (int)hops, on_joined, NULL)) < 0)
-        fprintf(stderr, "shoal: cannot join %s: %s\n", bootstrap,
-                shoal_strerror(rc));
+    for (i = 0; i < nbootstrap; i++)
+        if ((rc = shoal_join(node, bootstrap[i], (int)hops, on_joined,
+                             NULL)) < 0)
+            fprintf(stderr, "shoal: cannot join %s: %s\n", bootstrap[i],
+                    shoal_strerror(rc));
     if (ntrackers > 0) {
         /* announces the node's listen addresses, fills the peer table up
          * to --max-peers with peers that answer a ping */
