@@ -19,7 +19,7 @@
  * its own download folder and the holders in its peer table (one, or all
  * four), calls shoal_files_get(f, HASH): the service searches its peers
  * for holders (FIND), fetches the manifest (MANI), then the chunks (CHNK,
- * 1 MiB each, chunks_in_flight = 8, the default, over all holders), each
+ * 1 MiB each, chunks_in_flight = 16, the default, over all holders), each
  * hashed and written on libuv's thread pool, then fsyncs and links the
  * file in place. Time: from the shoal_files_get() call (connection set-up
  * included) until shoal_transfer_get() says DONE, polled on every turn of

@@ -59,7 +59,8 @@ typedef struct shoal_files_config {
 
 /* Defaults: no folders, rescan every 2 s, searches of 3 s and ttl 4 (as the
  * reference GUI), 500 results, 100000 files, 16 MiB FGET files (the node's
- * default max_message), 8 chunks in flight, 16 transfers. */
+ * default max_message), 16 chunks in flight (of 1 MiB; at most twice that
+ * held per transfer), 16 transfers. */
 void shoal_files_config_init(shoal_files_config *cfg);
 
 /* Starts the service on node (secure or classic, as the node is): handlers

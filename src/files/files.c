@@ -25,7 +25,7 @@ void shoal_files_config_init(shoal_files_config *cfg)
     cfg->max_results = 500;
     cfg->max_files = 100000;
     cfg->max_classic_file = 16u * 1024 * 1024; /* the node's max_message */
-    cfg->chunks_in_flight = 8;
+    cfg->chunks_in_flight = 16;
     cfg->max_transfers = 16;
 }
 

@@ -197,6 +197,7 @@ static void resume_scan(disk_job *j)
     uint8_t *buf = malloc(SHOAL_FILES_CHUNK), h[FILES_HASH];
     struct stat st;
 
+    memset(&st, 0, sizeof(st)); /* size 0 if fstat fails: nothing resumed */
     if (buf == NULL) {
         j->error = -ENOMEM;
         return;
@@ -216,8 +217,11 @@ static void resume_scan(disk_job *j)
             }
         }
     free(buf);
-    /* leftovers past the end (an older, longer try) must not stay */
-    if (ftruncate(t->fd, (off_t)t->size) < 0)
+    /* leftovers past the end (an older, longer try) must not stay; a
+     * shorter file is not extended here: writes into a sparse file's
+     * holes cost ext4 several times what appending does, and the last
+     * chunk's write gives the file its size */
+    if ((uint64_t)st.st_size > t->size && ftruncate(t->fd, (off_t)t->size) < 0)
         j->error = -errno;
 }
 
@@ -854,10 +858,11 @@ static void schedule(files_transfer *t)
     }
     for (size_t i = 0; i < t->nholders; i++)
         busy += t->holders[i].inflight;
-    /* chunks not yet on disk count too, at half weight: the network may
-     * run ahead of the disk, but not without bound */
+    /* chunks not yet on disk count too: the network may run ahead of the
+     * disk by as much again, not without bound (memory: at most twice
+     * chunks_in_flight chunks per transfer) */
     while (busy < f->cfg.chunks_in_flight &&
-           busy + t->disk_pending / 2 < f->cfg.chunks_in_flight * 2) {
+           busy + t->disk_pending < f->cfg.chunks_in_flight * 2) {
         long hi = pick_holder(t);
         uint32_t i = t->next_todo;
         while (i < t->nchunks && t->state[i] != C_TODO)
