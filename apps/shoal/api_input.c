@@ -127,13 +127,19 @@ static int body_has_nul(const char *s, size_t len)
 static unsigned body_json(const char *body, size_t len, cJSON **out,
                           api_decision *d)
 {
+    const char *end = body;
+
     *out = NULL;
     if (len == 0)
         return refuse(d, 400, "a JSON object body is expected");
     if (body_has_nul(body, len))
         return refuse(d, 400, "NUL characters are not allowed");
-    *out = cJSON_ParseWithLength(body, len);
-    if (!cJSON_IsObject(*out)) {
+    *out = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    /* one object and nothing after it but white space */
+    while (*out != NULL && end < body + len &&
+           (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (!cJSON_IsObject(*out) || end != body + len) {
         cJSON_Delete(*out);
         *out = NULL;
         return refuse(d, 400, "the body is not a JSON object");

@@ -274,6 +274,15 @@ static void test_body_json(void **state)
     assert_int_equal(parse("POST", "/api/search", "{\"key\": [\"a\"]}", &d),
                      400);
     assert_int_equal(parse("POST", "/api/search", "{}", &d), 400);
+    /* one object, nothing after it but white space */
+    assert_int_equal(parse("POST", "/api/search", "{\"key\": \"a\"} junk",
+                           &d),
+                     400);
+    assert_int_equal(parse("POST", "/api/search", "{\"key\": \"a\"}{}", &d),
+                     400);
+    assert_int_equal(parse("POST", "/api/search", "{\"key\": \"a\"} \r\n",
+                           &d),
+                     0);
 }
 
 static void test_body_nul(void **state)
