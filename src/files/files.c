@@ -500,9 +500,9 @@ void shoal_files_free(shoal_files *f)
     f->tick = NULL;
     files_search_stop(f);
     files_serve_stop(f);
-    files_transfer_stop(f);
-    /* requests and thread-pool jobs still in flight end on their own (the
-     * node cancels requests when it stops); the last one frees f */
+    /* transfers' requests and thread-pool jobs still in flight see f->dead
+     * and wind down (the node cancels requests when it stops); the last
+     * one frees f */
     files_hold(f);
     files_release(f);
 }

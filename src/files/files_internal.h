@@ -124,7 +124,6 @@ void files_serve_stop(shoal_files *f);
 
 /* transfer.c */
 void files_transfer_tick(shoal_files *f, uint64_t now);
-void files_transfer_stop(shoal_files *f);
 void files_transfer_free_all(shoal_files *f);
 
 #endif

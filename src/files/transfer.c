@@ -917,8 +917,6 @@ void files_transfer_tick(shoal_files *f, uint64_t now)
             t->rate_bytes = 0;
             t->rate_at = now;
         }
-        if (f->classic)
-            classic_schedule(t);
     }
 }
 
@@ -1027,11 +1025,6 @@ int shoal_transfer_get(const shoal_files *f, unsigned id,
             return 0;
         }
     return SHOAL_ENOENT;
-}
-
-void files_transfer_stop(shoal_files *f)
-{
-    (void)f; /* requests and writes in flight see f->dead and wind down */
 }
 
 void files_transfer_free_all(shoal_files *f)
