@@ -533,6 +533,7 @@ void shoal_yamux_config_init(shoal_yamux_config *cfg, int client)
     cfg->client = client ? 1 : 0;
     cfg->max_window = 16u * 1024 * 1024;
     cfg->window_budget = (size_t)64 * 1024 * 1024;
+    cfg->open_window = SHOAL_YAMUX_INITIAL_WINDOW;
     cfg->max_frame = 64u * 1024 - SHOAL_YAMUX_HEADER;
     cfg->max_streams = 1024;
     cfg->max_unacked = 256;
@@ -554,6 +555,8 @@ int shoal_yamux_new(shoal_yamux **out, const shoal_yamux_config *cfg,
     *out = NULL;
     if (cfg != NULL &&
         (cfg->max_window < SHOAL_YAMUX_INITIAL_WINDOW ||
+         cfg->open_window < SHOAL_YAMUX_INITIAL_WINDOW ||
+         cfg->open_window > cfg->max_window ||
          cfg->max_frame == 0 || cfg->max_streams == 0 ||
          cfg->max_unacked == 0 || cfg->out_chunk < 4096 ||
          cfg->out_chunk > 1024 * 1024))
@@ -1089,9 +1092,24 @@ int shoal_yamux_go_away(shoal_yamux *m, uint32_t code)
 
 /* ---------------------------------------------------------------- streams */
 
+/* How much more than 256 KiB a stream we open may take at once: the
+ * configured open_window, within what is left of the budget. */
+static uint32_t open_window_extra(const shoal_yamux *m)
+{
+    uint64_t want = m->cfg.open_window > SHOAL_YAMUX_INITIAL_WINDOW
+                        ? m->cfg.open_window - SHOAL_YAMUX_INITIAL_WINDOW
+                        : 0;
+    uint64_t left = m->cfg.window_budget > m->window_extra
+                        ? m->cfg.window_budget - m->window_extra
+                        : 0;
+
+    return (uint32_t)(want < left ? want : left);
+}
+
 int shoal_yamux_open(shoal_yamux *m, shoal_yamux_stream **out)
 {
     shoal_yamux_stream *st;
+    uint32_t extra;
 
     if (out == NULL)
         return SHOAL_EINVAL;
@@ -1105,11 +1123,15 @@ int shoal_yamux_open(shoal_yamux *m, shoal_yamux_stream **out)
     st = stream_new(m, m->next_id, 1);
     if (st == NULL)
         return SHOAL_ENOMEM;
+    extra = open_window_extra(m);
     if (send_frame(m, SHOAL_YAMUX_WINDOW_UPDATE, SHOAL_YAMUX_SYN, st->id,
-                   0) < 0) {
+                   extra) < 0) {
         stream_destroy(m, st);
         return SHOAL_ENOMEM;
     }
+    st->window_max += extra;
+    st->recv_avail += extra;
+    m->window_extra += extra;
     table_add(m, st);
     m->unacked++;
     m->next_id = m->next_id > UINT32_MAX - 2 ? 0 : m->next_id + 2;

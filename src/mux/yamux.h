@@ -76,6 +76,10 @@ typedef struct shoal_yamux_config {
                                * (doubling while the remote fills it faster
                                * than two round trips); >= 256 KiB */
     size_t window_budget;     /* growth above 256 KiB, all streams together */
+    uint32_t open_window;     /* the receive window a stream we open starts
+                               * with, announced in its SYN: 256 KiB (the
+                               * protocol's) up to max_window; what is above
+                               * 256 KiB comes out of window_budget */
     uint32_t max_frame;       /* largest data payload sent in one frame
                                * (received frames are bounded by the
                                * window only) */
@@ -99,6 +103,7 @@ typedef struct shoal_yamux_config {
 } shoal_yamux_config;
 
 /* Fills cfg with the defaults: 16 MiB max_window, 64 MiB window_budget,
+ * 256 KiB open_window,
  * 65524-byte max_frame (a whole frame is 64 KiB, as js-libp2p sends them),
  * 1024 max_streams, 256 max_unacked, 256 KiB max_write_buffer, 30 s
  * keep-alive, 10 s ping timeout, 64 KiB max_provoked, 64 KiB out_chunk;

@@ -312,6 +312,12 @@ static int sess_start_yamux(shoal_session *s)
     ycfg.max_streams = (uint32_t)s->node->cfg.max_streams;
     ycfg.max_write_buffer = s->node->cfg.max_stream_buffer;
     ycfg.out_chunk = SHOAL_NOISE_PLAINTEXT_MAX; /* one chunk, one frame */
+    /* A request's stream is opened here and its replies come back on it:
+     * with 2 MiB of window from the start, a reply of a megabyte or so (a
+     * file chunk) arrives without waiting for window updates, instead of
+     * in four or more round trips of 256 KiB. The session's budget bounds
+     * what all streams may take together. */
+    ycfg.open_window = 2u * 1024 * 1024;
     if ((rc = shoal_yamux_new(&s->mux, &ycfg, &shoal_stream_yamux_cbs, s)) < 0)
         return rc;
     shoal_yamux_tick(s->mux, uv_now(s->node->loop));

@@ -745,6 +745,56 @@ static void test_window_slow_consumer(void **state)
     pair_done(&p);
 }
 
+/* A stream opened with a larger open_window announces it in its SYN, and
+ * the remote may send that much at once; the budget caps it. */
+static void test_open_window(void **state)
+{
+    shoal_yamux_config c, sv;
+    uint8_t h[H];
+    pair p;
+    rec *r, *s;
+    size_t taken = 0;
+
+    (void)state;
+    shoal_yamux_config_init(&c, 1);
+    shoal_yamux_config_init(&sv, 0);
+    c.keepalive_ms = sv.keepalive_ms = 0;
+    c.open_window = 1 * MIB;
+    sv.max_write_buffer = 2 * MIB;
+    pair_init(&p, &c, &sv);
+    p.c.hold = 1; /* the opener consumes nothing: only the window counts */
+    r = open_rec(&p.c);
+    assert_int_equal(shoal_yamux_stream_recv_window(r->st), 1 * MIB);
+    pump(&p);
+    s = p.s.recs[0];
+    assert_non_null(s);
+    for (size_t off = 0; off < 2 * MIB; off += 256 * KIB) {
+        assert_int_equal(shoal_yamux_stream_write(s->st, pat_at(2, off),
+                                                  256 * KIB, &taken),
+                         0);
+        assert_int_equal(taken, 256 * KIB);
+    }
+    pump(&p);
+    assert_int_equal(r->held, 1 * MIB); /* all of the window, no more */
+    for (size_t off = 0; off < 1 * MIB; off += 256 * KIB)
+        assert_memory_equal(r->data + off, pat_at(2, off), 256 * KIB);
+    pair_done(&p);
+
+    /* the budget left is what a stream gets above 256 KiB */
+    c.window_budget = 100 * KIB;
+    pair_init(&p, &c, NULL);
+    r = open_rec(&p.c);
+    assert_int_equal(shoal_yamux_stream_recv_window(r->st),
+                     SHOAL_YAMUX_INITIAL_WINDOW + 100 * KIB);
+    assert_true(out_frame(&p.c, -1, h));
+    assert_int_equal(h[1], SHOAL_YAMUX_WINDOW_UPDATE);
+    assert_int_equal(be32(h + 8), 100 * KIB);
+    r = open_rec(&p.c); /* nothing left */
+    assert_int_equal(shoal_yamux_stream_recv_window(r->st),
+                     SHOAL_YAMUX_INITIAL_WINDOW);
+    pair_done(&p);
+}
+
 /* With a measured round trip and a fast reader, windows double up to
  * max_window, and the sender still never exceeds them. */
 static void test_window_grows(void **state)
@@ -1602,6 +1652,11 @@ static void test_bad_config(void **state)
     assert_int_equal(shoal_yamux_new(&m, &cfg, NULL, NULL), SHOAL_EINVAL);
     cfg.out_chunk = 1024 * 1024 + 1;
     assert_int_equal(shoal_yamux_new(&m, &cfg, NULL, NULL), SHOAL_EINVAL);
+    shoal_yamux_config_init(&cfg, 0);
+    cfg.open_window = SHOAL_YAMUX_INITIAL_WINDOW - 1;
+    assert_int_equal(shoal_yamux_new(&m, &cfg, NULL, NULL), SHOAL_EINVAL);
+    cfg.open_window = cfg.max_window + 1;
+    assert_int_equal(shoal_yamux_new(&m, &cfg, NULL, NULL), SHOAL_EINVAL);
     /* NULL config, NULL callbacks: a listener that refuses every stream */
     assert_int_equal(shoal_yamux_new(&m, NULL, NULL, NULL), 0);
     {
@@ -1685,6 +1740,7 @@ int main(void)
         cmocka_unit_test(test_refuse),
         cmocka_unit_test(test_window_slow_consumer),
         cmocka_unit_test(test_window_grows),
+        cmocka_unit_test(test_open_window),
         cmocka_unit_test(test_window_violation),
         cmocka_unit_test(test_bad_frames),
         cmocka_unit_test(test_unknown_stream),
