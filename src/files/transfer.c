@@ -60,6 +60,7 @@ struct files_transfer {
     unsigned inflight;        /* chunk requests and pool jobs */
     unsigned disk_pending;    /* chunks being verified or written */
     struct disk_job *wq_head, *wq_tail; /* verified, to write in turn */
+    struct disk_job *wq_batch; /* the chunks the running write job has */
     int writing;              /* a write is on the pool */
     int searched_again;
     uint64_t started, ended;
@@ -72,6 +73,7 @@ static void classic_schedule(files_transfer *t);
 typedef struct disk_job disk_job;
 static void write_enqueue(files_transfer *t, disk_job *j);
 static void write_next(files_transfer *t);
+static void write_batch_done(files_transfer *t, disk_job *j);
 
 /* ------------------------------------------------------------- helpers */
 
@@ -168,9 +170,12 @@ struct disk_job {
     uint64_t resumed;
 };
 
-/* Chunks are verified in parallel on the pool, then written one at a time:
- * writers of one file on several threads only queue on its inode lock
- * (spinning, on a 2-core machine half the CPU). */
+/* Chunks are verified in parallel on the pool, then written by one job at
+ * a time: writers of one file on several threads only queue on its inode
+ * lock (spinning, on a 2-core machine half the CPU). That job writes every
+ * chunk verified by the time it starts, not one: libuv's pool is first in,
+ * first out, so a write queued behind the next chunks' hashes would wait
+ * for them, and one chunk per wait made the writer the bottleneck. */
 enum { DJ_VERIFY, DJ_WRITE, DJ_RESUME, DJ_FINISH };
 
 static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
@@ -271,9 +276,12 @@ static void disk_work(uv_work_t *w)
             j->error = 1;
         break;
     }
-    case DJ_WRITE:
-        j->error = write_all(t->fd, j->buf, j->len,
-                             (uint64_t)j->chunk * SHOAL_FILES_CHUNK);
+    case DJ_WRITE: /* j and the chunks chained after it */
+        for (disk_job *k = j; k != NULL; k = k->next)
+            if ((k->error = write_all(t->fd, k->buf, k->len,
+                                      (uint64_t)k->chunk *
+                                          SHOAL_FILES_CHUNK)) < 0)
+                break; /* the rest stay unwritten: error 0, not counted */
         break;
     case DJ_RESUME:
         resume_scan(j);
@@ -331,16 +339,8 @@ static void disk_after(uv_work_t *w, int status)
         break;
     case DJ_WRITE:
         t->writing = 0;
-        if (j->error < 0) {
-            t->state[j->chunk] = C_TODO;
-            fail(t, j->error, j->error == UV_ENOSPC ? "disk_full"
-                                                     : "write_failed");
-        } else {
-            t->state[j->chunk] = C_DONE;
-            t->ndone++;
-            t->received += j->len;
-            t->rate_bytes += j->len;
-        }
+        write_batch_done(t, j);
+        j = NULL;
         break;
     case DJ_RESUME:
         if (j->error < 0) {
@@ -373,6 +373,35 @@ static void disk_after(uv_work_t *w, int status)
     if (!f->dead)
         schedule(t);
     files_release(f);
+}
+
+/* A write job is over: its chunks are on disk up to the first that failed,
+ * which fails the transfer. Frees the batch. */
+static void write_batch_done(files_transfer *t, disk_job *j)
+{
+    int error = j->error; /* a failure of the first chunk, or of the pool */
+
+    while (j != NULL) {
+        disk_job *next = j->next;
+        if (j != t->wq_batch)
+            t->disk_pending--; /* the first one's is counted by the caller */
+        if (error == 0)
+            error = j->error;
+        if (error < 0) {
+            t->state[j->chunk] = C_TODO;
+        } else {
+            t->state[j->chunk] = C_DONE;
+            t->ndone++;
+            t->received += j->len;
+            t->rate_bytes += j->len;
+        }
+        free(j->buf);
+        free(j);
+        j = next;
+    }
+    t->wq_batch = NULL;
+    if (error < 0)
+        fail(t, error, error == UV_ENOSPC ? "disk_full" : "write_failed");
 }
 
 static int job_start(disk_job *j)
@@ -453,15 +482,12 @@ static void write_next(files_transfer *t)
     }
     if (t->writing || (j = t->wq_head) == NULL)
         return;
-    t->wq_head = j->next;
-    if (t->wq_head == NULL)
-        t->wq_tail = NULL;
+    t->wq_head = t->wq_tail = NULL; /* the whole queue, in one job */
+    t->wq_batch = j;
     if (job_start(j) < 0) {
+        j->error = SHOAL_ENOMEM;
         t->disk_pending--;
-        t->state[j->chunk] = C_TODO;
-        free(j->buf);
-        free(j);
-        fail(t, SHOAL_ENOMEM, "out_of_memory");
+        write_batch_done(t, j);
         return;
     }
     t->writing = 1;
