@@ -19,6 +19,7 @@
 #include "client.h"
 #include "shoal.h"
 #include "shoal/files.h"
+#include "shoal/mdns.h"
 #include "shoal/tracker.h"
 
 #define BOOTSTRAP_MAX 16
@@ -79,6 +80,11 @@ static void node_usage(FILE *out)
             "                        and connect to the peers it returns; "
             "repeatable\n"
             "  --tracker-interval MS re-announce period (default 30000)\n"
+            "  --mdns                find peers on the local network "
+            "(multicast DNS,\n"
+            "                        libp2p's _p2p._udp.local on port "
+            "5353)\n"
+            "  --mdns-interval MS    between mDNS queries (default 10000)\n"
             "  --perf                serve /perf/1.0.0 (off by default)\n"
             "  --share DIR           share the files under DIR "
             "(recursively)\n"
@@ -227,6 +233,8 @@ static int cmd_node(int argc, char **argv)
         {"hops", required_argument, NULL, 'H'},
         {"tracker", required_argument, NULL, 'T'},
         {"tracker-interval", required_argument, NULL, 'I'},
+        {"mdns", no_argument, NULL, 'M'},
+        {"mdns-interval", required_argument, NULL, 'N'},
         {"check-interval", required_argument, NULL, 'C'},
         {"log-level", required_argument, NULL, 'L'},
         {"share", required_argument, NULL, 's'},
@@ -248,6 +256,9 @@ static int cmd_node(int argc, char **argv)
     int perf = 0, nlisten = 0, ntrackers = 0, i;
     long tracker_ms = 30000;
     shoal_tracker_client *tracker = NULL;
+    int mdns_on = 0;
+    long mdns_ms = 10000;
+    shoal_mdns *mdns = NULL;
     shoal_config cfg;
     shoal_node *node;
     int c, rc;
@@ -292,6 +303,10 @@ static int cmd_node(int argc, char **argv)
         case 'I':
             tracker_ms = parse_number(optarg, 100, 86400000,
                                       "--tracker-interval");
+            break;
+        case 'M': mdns_on = 1; break;
+        case 'N':
+            mdns_ms = parse_number(optarg, 100, 86400000, "--mdns-interval");
             break;
         case 'C':
             check_ms = parse_number(optarg, 0, 86400000, "--check-interval");
@@ -385,7 +400,17 @@ static int cmd_node(int argc, char **argv)
         if ((rc = shoal_tracker_client_new(&tracker, node, &tcc)) < 0)
             fprintf(stderr, "shoal: --tracker: %s\n", shoal_strerror(rc));
     }
+    if (mdns_on) {
+        /* answers with the listen addresses, adds the LAN's peers that
+         * answer a ping, up to --max-peers */
+        shoal_mdns_config mc;
+        shoal_mdns_config_init(&mc);
+        mc.interval_ms = (uint32_t)mdns_ms;
+        if ((rc = shoal_mdns_new(&mdns, node, &mc)) < 0)
+            fprintf(stderr, "shoal: --mdns: %s\n", shoal_strerror(rc));
+    }
     rc = shoal_node_run(node);
+    shoal_mdns_free(mdns);
     shoal_tracker_client_free(tracker);
     /* The API first: its waiting requests are answered, its threads end;
      * then the service, whose callbacks may still finish API jobs; the
