@@ -311,6 +311,51 @@ size_t shoal_peer_count(const shoal_node *node);
 /* True when the table holds max_peers peers. */
 int shoal_peers_full(const shoal_node *node);
 
+/* Peer events, for observers such as a peer store (include/shoal/
+ * peerstore.h). ADDED and REMOVED follow the known-peer table (both
+ * modes). CONNECTED and CONNECT_FAILED follow secure connections:
+ * CONNECTED once Noise has proved the remote's id (inbound or outbound),
+ * CONNECT_FAILED when a dial to a named peer (an address with /p2p/ID)
+ * fails before that (refused, deadline, closed mid-handshake, another
+ * id answered). */
+enum shoal_peer_event_kind {
+    SHOAL_PEER_ADDED = 1,
+    SHOAL_PEER_REMOVED = 2,
+    SHOAL_PEER_CONNECTED = 3,
+    SHOAL_PEER_CONNECT_FAILED = 4,
+};
+
+typedef struct shoal_peer_event {
+    int kind;               /* enum shoal_peer_event_kind */
+    const char *id;         /* the peer's id */
+    /* ADDED: where it is reached ("HOST:PORT", or a multiaddr with
+     * /p2p/ID); CONNECTED, CONNECT_FAILED: the socket's remote end,
+     * "/ip4/HOST/tcp/PORT" (for an inbound connection an ephemeral port,
+     * not an address to dial); REMOVED: "". */
+    const char *addr;
+    int outbound;           /* CONNECTED, CONNECT_FAILED: we dialed */
+    int status;             /* CONNECT_FAILED: why */
+} shoal_peer_event;
+
+/* ev and its strings are borrowed for the call. It may run from inside a
+ * connection's teardown: record what happened and return; dial or change
+ * the peer table later (a timer), not from here. */
+typedef void (*shoal_peer_event_cb)(shoal_node *node,
+                                    const shoal_peer_event *ev, void *user);
+
+/* Adds an observer (at most 8 per node; SHOAL_EFULL beyond), or removes
+ * the one registered with the same cb and user (SHOAL_ENOENT if none).
+ * Observers are told in the order they were added. Not from inside a
+ * peer-event callback. */
+int shoal_peer_events_add(shoal_node *node, shoal_peer_event_cb cb,
+                          void *user);
+int shoal_peer_events_remove(shoal_node *node, shoal_peer_event_cb cb,
+                             void *user);
+
+/* 1 when a secured connection to peer_id ("12D3KooW...") is open, else 0
+ * (always 0 on a classic node, whose connections carry one request). */
+int shoal_peer_connected(shoal_node *node, const char *peer_id);
+
 /* Router: for a destination peer id, the known peer to send through, or
  * NULL for no route. The default sends straight to the peer if known. */
 typedef const shoal_peer *(*shoal_router_cb)(shoal_node *node,

@@ -524,12 +524,61 @@ int shoal_handle(shoal_node *node, const char *type, shoal_handler_cb cb,
 int shoal_peer_add(shoal_node *node, const char *id, const char *host,
                    uint16_t port)
 {
-    return shoal_peertable_add(&node->peers, id, host, port);
+    int rc = shoal_peertable_add(&node->peers, id, host, port);
+    char addr[SHOAL_HOST_MAX + SHOAL_ID_MAX + 32];
+    const shoal_peer *p;
+
+    if (rc == 0 && node->npeer_obs > 0 &&
+        (p = shoal_peertable_get(&node->peers, id)) != NULL &&
+        shoal_node_peer_addr(node, p, addr, sizeof(addr)) == 0)
+        shoal_node_peer_event(node, SHOAL_PEER_ADDED, id, addr, 0, 0);
+    return rc;
 }
 
 int shoal_peer_remove(shoal_node *node, const char *id)
 {
-    return shoal_peertable_remove(&node->peers, id);
+    char copy[SHOAL_ID_MAX];
+    int rc;
+
+    /* id may point into the table, which the removal moves */
+    snprintf(copy, sizeof(copy), "%s", id != NULL ? id : "");
+    rc = shoal_peertable_remove(&node->peers, id);
+    if (rc == 0)
+        shoal_node_peer_event(node, SHOAL_PEER_REMOVED, copy, "", 0, 0);
+    return rc;
+}
+
+int shoal_peer_events_add(shoal_node *node, shoal_peer_event_cb cb,
+                          void *user)
+{
+    if (cb == NULL)
+        return SHOAL_EINVAL;
+    if (node->npeer_obs == sizeof(node->peer_obs) / sizeof(node->peer_obs[0]))
+        return SHOAL_EFULL;
+    node->peer_obs[node->npeer_obs].cb = cb;
+    node->peer_obs[node->npeer_obs++].user = user;
+    return 0;
+}
+
+int shoal_peer_events_remove(shoal_node *node, shoal_peer_event_cb cb,
+                             void *user)
+{
+    for (size_t i = 0; i < node->npeer_obs; i++)
+        if (node->peer_obs[i].cb == cb && node->peer_obs[i].user == user) {
+            memmove(&node->peer_obs[i], &node->peer_obs[i + 1],
+                    (--node->npeer_obs - i) * sizeof(node->peer_obs[0]));
+            return 0;
+        }
+    return SHOAL_ENOENT;
+}
+
+void shoal_node_peer_event(shoal_node *node, int kind, const char *id,
+                           const char *addr, int outbound, int status)
+{
+    shoal_peer_event ev = {kind, id, addr, outbound, status};
+
+    for (size_t i = 0; i < node->npeer_obs; i++)
+        node->peer_obs[i].cb(node, &ev, node->peer_obs[i].user);
 }
 
 const shoal_peer *shoal_peer_get(const shoal_node *node, const char *id)

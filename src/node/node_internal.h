@@ -117,6 +117,11 @@ struct shoal_node {
     size_t handler_count;
 
     shoal_peertable peers;
+    struct {
+        shoal_peer_event_cb cb;
+        void *user;
+    } peer_obs[8];          /* shoal_peer_events_add() */
+    size_t npeer_obs;
     shoal_router_cb router;
     void *router_user;
 
@@ -145,6 +150,9 @@ void shoal_link_del(shoal_link *item);
  * ending in /p2p/<id> on a secure one. */
 int shoal_node_peer_addr(const shoal_node *node, const shoal_peer *p,
                          char *out, size_t size);
+/* Tells every peer-event observer (shoal_peer_events_add). */
+void shoal_node_peer_event(shoal_node *node, int kind, const char *id,
+                           const char *addr, int outbound, int status);
 const shoal_handler *shoal_node_handler(const shoal_node *node,
                                         const char *type);
 void shoal_node_handle_closed(uv_handle_t *h);

@@ -56,6 +56,13 @@ void shoal_session_close(shoal_session *s, int status, const char *reason)
                   s->outbound ? "out" : "in", reason, shoal_strerror(status));
     if (status == 0)
         status = SHOAL_ECLOSED;
+    /* A dial to a named peer that never proved it (refused, timed out,
+     * closed on us mid-handshake, another id): what a peer store counts as
+     * a failure. Not when the node itself is stopping. */
+    if (s->outbound && s->has_expected && s->state < SESS_MUXING &&
+        status != SHOAL_ECANCELED)
+        shoal_node_peer_event(node, SHOAL_PEER_CONNECT_FAILED, s->remote_id,
+                              s->remote_addr, 1, status);
     shoal_stream_fail_waiters(s, status);
     if (s->mux != NULL) {
         shoal_yamux_abort(s->mux, status);
@@ -265,6 +272,8 @@ static int sess_start_muxing(shoal_session *s)
               s->outbound ? "out" : "in");
     s->state = SESS_MUXING;
     sess_dedupe(s);
+    shoal_node_peer_event(s->node, SHOAL_PEER_CONNECTED, s->remote_id,
+                          s->remote_addr, s->outbound, 0);
     memset(s->nego, 0, sizeof(*s->nego));
     s->nego->proposal[0] = SHOAL_YAMUX_PROTOCOL;
     if (s->outbound) {
@@ -798,6 +807,18 @@ void shoal_secure_on_connection(uv_stream_t *listener, int status)
         shoal_session_close(s, rc, "upgrade_failed");
     else
         sess_arm(s);
+}
+
+int shoal_peer_connected(shoal_node *node, const char *peer_id)
+{
+    shoal_peerid id;
+    shoal_session *s;
+
+    if (node->secure == NULL || peer_id == NULL ||
+        shoal_peerid_parse(peer_id, &id) < 0)
+        return 0;
+    s = shoal_session_find(node, &id);
+    return s != NULL && s->state >= SESS_MUXING && !s->closing;
 }
 
 /* Finds a session with peer (open or on its way), not retiring. */
