@@ -16,8 +16,10 @@
 #include <curl/curl.h>
 
 #include "api.h"
+#include "bootstrap.h"
 #include "client.h"
 #include "shoal.h"
+#include "shoal/dns.h"
 #include "shoal/files.h"
 #include "shoal/mdns.h"
 #include "shoal/tracker.h"
@@ -72,8 +74,19 @@ static void node_usage(FILE *out)
             "  --bootstrap ADDR      join the network through this peer "
             "(classic:\n"
             "                        HOST:PORT; secure: a multiaddr with "
-            "/p2p/;\n"
-            "                        repeatable)\n"
+            "/p2p/, or a\n"
+            "                        name, resolved first: "
+            "/dnsaddr/NAME[/p2p/ID] (TXT\n"
+            "                        records dnsaddr=ADDR of "
+            "_dnsaddr.NAME) or\n"
+            "                        /dns4/NAME/tcp/PORT/p2p/ID, each "
+            "address found\n"
+            "                        joined, at most %d a name; "
+            "repeatable)\n"
+            "  --dns-server ADDR     the DNS server --bootstrap names are "
+            "asked of:\n"
+            "                        IPv4 or IPv4:PORT (default: the "
+            "system's resolver)\n"
             "  --hops N              hop budget of the join walk (default 2)\n"
             "  --tracker ADDR        announce to this tracker (a multiaddr "
             "with /p2p/)\n"
@@ -102,15 +115,7 @@ static void node_usage(FILE *out)
             "  --log-level LEVEL     error, warn, info or debug (default "
             "info)\n"
             "  --help                this text\n",
-            DEFAULT_LISTEN, API_DEFAULT_ADDR);
-}
-
-static void on_joined(shoal_node *node, size_t added, void *user)
-{
-    (void)user;
-    printf("joined: %zu peers added, %zu known\n", added,
-           shoal_peer_count(node));
-    fflush(stdout);
+            DEFAULT_LISTEN, BOOTSTRAP_RESOLVED_MAX, API_DEFAULT_ADDR);
 }
 
 static void on_check_tick(shoal_node *node, void *user)
@@ -231,6 +236,7 @@ static int cmd_node(int argc, char **argv)
         {"max-peers", required_argument, NULL, 'm'},
         {"bootstrap", required_argument, NULL, 'b'},
         {"hops", required_argument, NULL, 'H'},
+        {"dns-server", required_argument, NULL, 'D'},
         {"tracker", required_argument, NULL, 'T'},
         {"tracker-interval", required_argument, NULL, 'I'},
         {"mdns", no_argument, NULL, 'M'},
@@ -246,6 +252,8 @@ static int cmd_node(int argc, char **argv)
     };
     const char *bootstrap[BOOTSTRAP_MAX], *share = NULL, *downloads = NULL;
     int nbootstrap = 0;
+    const char *dns_server = NULL;
+    bootstrapper *boot = NULL;
     const char *api_addr = NULL, *token_file = NULL;
     char key_path[4096], addr[1024], share_abs[PATH_MAX], dl_abs[PATH_MAX];
     shoal_files_config fcfg;
@@ -293,6 +301,14 @@ static int cmd_node(int argc, char **argv)
             bootstrap[nbootstrap++] = optarg;
             break;
         case 'H': hops = parse_number(optarg, 1, 100, "--hops"); break;
+        case 'D':
+            if (shoal_dns_server_check(optarg) < 0) {
+                fprintf(stderr, "shoal: --dns-server %s: not IPv4 or "
+                                "IPv4:PORT\n", optarg);
+                return 2;
+            }
+            dns_server = optarg;
+            break;
         case 'T':
             if (ntrackers == 8) {
                 fprintf(stderr, "shoal: at most 8 --tracker addresses\n");
@@ -381,13 +397,13 @@ static int cmd_node(int argc, char **argv)
     }
     fflush(stdout);
     /* Both modes walk the membership messages from the bootstrap peer,
-     * classic from HOST:PORT, secure from a multiaddr, and fill the peer
-     * table that searches travel. */
-    for (i = 0; i < nbootstrap; i++)
-        if ((rc = shoal_join(node, bootstrap[i], (int)hops, on_joined,
-                             NULL)) < 0)
-            fprintf(stderr, "shoal: cannot join %s: %s\n", bootstrap[i],
-                    shoal_strerror(rc));
+     * classic from HOST:PORT, secure from a multiaddr (names resolved
+     * first: bootstrap.c), and fill the peer table that searches travel. */
+    if (nbootstrap > 0 &&
+        (rc = bootstrap_new(&boot, node, dns_server, (int)hops)) < 0)
+        fprintf(stderr, "shoal: --bootstrap: %s\n", shoal_strerror(rc));
+    for (i = 0; boot != NULL && i < nbootstrap; i++)
+        bootstrap_join(boot, bootstrap[i]);
     if (ntrackers > 0) {
         /* announces the node's listen addresses, fills the peer table up
          * to --max-peers with peers that answer a ping */
@@ -410,6 +426,7 @@ static int cmd_node(int argc, char **argv)
             fprintf(stderr, "shoal: --mdns: %s\n", shoal_strerror(rc));
     }
     rc = shoal_node_run(node);
+    bootstrap_free(boot);
     shoal_mdns_free(mdns);
     shoal_tracker_client_free(tracker);
     /* The API first: its waiting requests are answered, its threads end;

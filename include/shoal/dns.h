@@ -56,6 +56,10 @@ void shoal_dns_config_init(shoal_dns_config *cfg);
 int shoal_dns_new(shoal_dns **out, shoal_node *node,
                   const shoal_dns_config *cfg);
 
+/* 0 if server is one shoal_dns_config takes ("IPv4" or "IPv4:PORT"),
+ * SHOAL_EINVAL if not: a program's option checked before it has a node. */
+int shoal_dns_server_check(const char *server);
+
 /* Forgets every resolution in flight (their callbacks will not run; a
  * query already sent ends on its own, within its timeout) and frees d.
  * NULL: nothing. */
@@ -65,13 +69,22 @@ void shoal_dns_free(shoal_dns *d);
  * /dns name when a server is set), 0 if it can be dialed as it stands. */
 int shoal_dns_wants(const shoal_dns *d, const char *addr);
 
-/* The addresses, borrowed for the call; status 0 with naddrs >= 1, or
- * SHOAL_ENOENT (nothing usable was found), SHOAL_ETIMEDOUT (the server did
- * not answer), SHOAL_ENOMEM. An address that needs no resolving comes back
- * as the one address. */
+/* What a resolution found, borrowed for the callback. */
+typedef struct shoal_dns_result {
+    const char *const *addrs;  /* text multiaddrs, no repeats */
+    size_t naddrs;             /* >= 1 when status is 0, else 0 */
+    size_t queries;            /* DNS queries sent */
+    size_t nskipped;           /* records and names skipped as garbage */
+    /* why, for a message: "not_dnsaddr=2 bad_multiaddr=1" ("" if none) */
+    const char *skipped;
+} shoal_dns_result;
+
+/* status is 0 (r->naddrs >= 1), or SHOAL_ENOENT (nothing usable was
+ * found), SHOAL_ETIMEDOUT (the server did not answer), SHOAL_ENOMEM; r is
+ * given either way, so a caller can say what was skipped. An address that
+ * needs no resolving comes back as the one address. */
 typedef void (*shoal_dns_cb)(shoal_dns *d, int status,
-                             const char *const *addrs, size_t naddrs,
-                             void *user);
+                             const shoal_dns_result *r, void *user);
 
 /* Resolves addr (copied) and calls cb once, later, on the loop, unless
  * this returns an error: SHOAL_EBADADDR for text that is no multiaddr,

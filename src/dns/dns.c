@@ -80,6 +80,13 @@ static int parse_server(const char *s, struct sockaddr_in *out)
     return uv_ip4_addr(host, (int)port, out) == 0 ? 0 : SHOAL_EINVAL;
 }
 
+int shoal_dns_server_check(const char *server)
+{
+    struct sockaddr_in sa;
+
+    return server != NULL ? parse_server(server, &sa) : SHOAL_EINVAL;
+}
+
 int shoal_dns_new(shoal_dns **out, shoal_node *node,
                   const shoal_dns_config *cfg)
 {
@@ -193,43 +200,51 @@ static void job_work(uv_work_t *w)
 
 /* ------------------------------------------------------- back on the loop */
 
-/* One line for everything skipped: "dns_skipped addr=... not_dnsaddr=2
- * loop=1 first=... name=...". */
-static void log_skipped(shoal_dns *d, const dns_job *j)
+/* "not_dnsaddr=2 bad_multiaddr=1": what was skipped, by reason ("" for
+ * nothing), for the log line and for the caller's message. */
+static void skip_counts(const dnsaddr_result *r, char *out, size_t size)
 {
-    const dnsaddr_result *r = &j->result;
-    char counts[512];
     size_t n = 0;
     int k;
 
-    counts[0] = '\0';
+    out[0] = '\0';
     for (k = 1; k < DNSADDR_NSKIP; k++)
-        if (r->skipped[k] != 0 && n < sizeof(counts))
-            n += (size_t)snprintf(counts + n, sizeof(counts) - n, " %s=%zu",
-                                  dnsaddr_skip_name(k), r->skipped[k]);
-    shoal_log(d->node, SHOAL_LOG_WARN,
-              "dns_skipped addr=%s skipped=%zu%s first=%s name=%s", j->addr,
-              r->nskipped, counts, dnsaddr_skip_name(r->first_skip),
-              r->first_skip_name[0] ? r->first_skip_name : "-");
+        if (r->skipped[k] != 0 && n < size)
+            n += (size_t)snprintf(out + n, size - n, "%s%s=%zu",
+                                  n > 0 ? " " : "", dnsaddr_skip_name(k),
+                                  r->skipped[k]);
 }
 
 static void job_after(uv_work_t *w, int status)
 {
     dns_job *j = w->data;
     shoal_dns *d = j->d;
+    const dnsaddr_result *r = &j->result;
+    shoal_dns_result out;
+    char counts[512];
 
     if (status == UV_ECANCELED && j->status == 0)
         j->status = SHOAL_ECANCELED;
     if (d != NULL) {
         job_unlink(j);
-        if (j->result.nskipped > 0)
-            log_skipped(d, j);
+        skip_counts(r, counts, sizeof(counts));
+        /* one line for everything skipped, and where it started */
+        if (r->nskipped > 0)
+            shoal_log(d->node, SHOAL_LOG_WARN,
+                      "dns_skipped addr=%s skipped=%zu %s first=%s name=%s",
+                      j->addr, r->nskipped, counts,
+                      dnsaddr_skip_name(r->first_skip),
+                      r->first_skip_name[0] ? r->first_skip_name : "-");
         shoal_log(d->node, j->status == 0 ? SHOAL_LOG_INFO : SHOAL_LOG_WARN,
                   "dns_resolved addr=%s addrs=%zu queries=%zu status=%s",
-                  j->addr, j->result.naddrs, j->result.queries,
+                  j->addr, r->naddrs, r->queries,
                   j->status == 0 ? "ok" : shoal_strerror(j->status));
-        j->cb(d, j->status, (const char *const *)j->result.addrs,
-              j->status == 0 ? j->result.naddrs : 0, j->user);
+        out.addrs = (const char *const *)r->addrs;
+        out.naddrs = j->status == 0 ? r->naddrs : 0;
+        out.queries = r->queries;
+        out.nskipped = r->nskipped;
+        out.skipped = counts;
+        j->cb(d, j->status, &out, j->user);
     }
     dnsaddr_result_free(&j->result);
     free(j->addr);
