@@ -42,6 +42,9 @@ typedef struct shoal_tracker_config {
     size_t max_sources;         /* source buckets kept (oldest dropped) */
     const char *db_path;        /* SQLite file; NULL: memory only */
     uint32_t flush_ms;          /* changes written this often */
+    int allow_other_ids;        /* 1: take announces for peer ids other
+                                 * than the connection's (a benchmark
+                                 * standing in for many peers); 0 */
 } shoal_tracker_config;
 
 /* Defaults: 1,000,000 entries, 8 topics, 120 s, 50 peers, 20/s with a
@@ -67,6 +70,9 @@ typedef struct shoal_tracker_stats {
     uint64_t announces;         /* accepted, ever */
     uint64_t refused;           /* malformed, full */
     uint64_t rate_limited;
+    uint64_t flushes;           /* writes to the database that succeeded:
+                                 * the table as it was before the last
+                                 * one is on disk */
 } shoal_tracker_stats;
 
 void shoal_tracker_stats_get(const shoal_tracker *t, shoal_tracker_stats *out);

@@ -1,30 +1,34 @@
 /* The tracker client (include/shoal/tracker.h): announces to each tracker
- * on its own schedule, pings the peers returned and keeps those that
- * answer. A tracker's failure only moves its next announce (backoff); the
- * peer table is never emptied on its account. */
+ * on its own schedule over one long-lived stream of the session protocol
+ * (src/tracker/protocol.h), opened again when it is lost; pings the peers
+ * returned and keeps those that answer. A tracker's failure only moves its
+ * next announce (backoff); the peer table is never emptied on its
+ * account. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "core/frame.h"
 #include "shoal/tracker.h"
 #include "tracker/protocol.h"
 
 #define TICK_MS 100
 #define TRACKERS_MAX 8
 #define PINGS_MAX 32          /* pings in flight at once */
+#define PEERS_ANSWER_MAX 256  /* PEER lines one answer may hold */
 
 typedef struct shoal_tracker_client client;
 
-/* State shared with callbacks that may outlive the client: they find
- * c == NULL then and only free themselves. */
-typedef struct call {
+/* A tracker's stream, and the state its callbacks share with the client;
+ * it may outlive the client: c is NULL then, and it only frees itself. */
+typedef struct tlink {
     client *c;
     size_t tracker;
-    int erro;                 /* an ERRO came */
-    struct call *next;
-} call;
+    shoal_stream *s;          /* NULL while opening */
+    shoal_frame_reader reader;
+} tlink;
 
 typedef struct ping {
     client *c;
@@ -36,9 +40,11 @@ typedef struct ping {
 
 typedef struct tracker_state {
     char *addr;
+    tlink *link;              /* the stream, open or opening; or NULL */
     uint64_t next_ms;         /* announce at */
+    uint64_t deadline_ms;     /* the answer is due by then */
     uint32_t backoff_ms;      /* 0: not failing */
-    int in_flight;
+    int in_flight;            /* an announce waits for its answer */
 } tracker_state;
 
 struct shoal_tracker_client {
@@ -48,10 +54,10 @@ struct shoal_tracker_client {
     char **topics;
     char **addrs;
     shoal_timer *timer;
-    call *calls;
     ping *pings;
     size_t npings;
     shoal_tracker_client_stats stats;
+    trk_peer_msg peer;        /* scratch for PLST lines */
 };
 
 void shoal_tracker_client_config_init(shoal_tracker_client_config *cfg)
@@ -116,42 +122,29 @@ static void on_ping(shoal_node *node, int status, uint64_t rtt_us,
     free(p);
 }
 
-static void on_peer(const shoal_msg *reply, void *user)
+/* A peer a tracker returned: pinged, unless known or enough are. */
+static void on_peer(const trk_peer_msg *m, void *user)
 {
-    call *k = user;
-    client *c = k->c;
-    static trk_peer_msg m;
+    client *c = user;
     ping *p;
 
-    if (c == NULL)
-        return;
-    if (strcmp(reply->type, "ERRO") == 0) {
-        k->erro = 1;
-        shoal_log(c->node, SHOAL_LOG_INFO, "tracker_refused tracker=%s "
-                  "reason=\"%.*s\"", c->trk[k->tracker].addr,
-                  (int)(reply->len < 80 ? reply->len : 80),
-                  (const char *)reply->data);
-        return;
-    }
-    if (strcmp(reply->type, "PEER") != 0 ||
-        trk_peer_parse(reply->data, reply->len, &m) < 0 ||
-        strcmp(m.idtext, shoal_node_peer_id(c->node)) == 0 ||
-        shoal_peer_get(c->node, m.idtext) != NULL || pinging(c, m.idtext) ||
+    if (strcmp(m->idtext, shoal_node_peer_id(c->node)) == 0 ||
+        shoal_peer_get(c->node, m->idtext) != NULL || pinging(c, m->idtext) ||
         shoal_peer_count(c->node) + c->npings >= c->cfg.target_peers ||
         c->npings >= PINGS_MAX)
         return;
-    for (size_t i = 0; i < m.naddrs; i++) {
+    for (size_t i = 0; i < m->naddrs; i++) {
         char host[SHOAL_HOST_MAX];
         uint16_t port;
-        if (trk_addr_host_port(m.addr[i], host, sizeof(host), &port) < 0)
+        if (trk_addr_host_port(m->addr[i], host, sizeof(host), &port) < 0)
             continue;
         if ((p = calloc(1, sizeof(*p))) == NULL)
             return;
         p->c = c;
-        snprintf(p->id, sizeof(p->id), "%s", m.idtext);
+        snprintf(p->id, sizeof(p->id), "%s", m->idtext);
         snprintf(p->host, sizeof(p->host), "%s", host);
         p->port = port;
-        if (shoal_ping(c->node, m.addr[i], c->cfg.request_timeout_ms,
+        if (shoal_ping(c->node, m->addr[i], c->cfg.request_timeout_ms,
                        on_ping, p) < 0) {
             free(p);
             return;
@@ -163,51 +156,116 @@ static void on_peer(const shoal_msg *reply, void *user)
     }
 }
 
-static void on_end(int status, void *user)
+/* d doubled from min, up to max (d 0: min). */
+static uint32_t backoff_next(uint32_t d, uint32_t min, uint32_t max)
 {
-    call *k = user;
+    d = d == 0 ? min : d > max / 2 ? max : 2 * d;
+    return d > max ? max : d;
+}
+
+/* The announce to tracker i is over: ok, or failed (why, for the log). */
+static void announce_end(client *c, size_t i, int ok, const char *why)
+{
+    tracker_state *ts = &c->trk[i];
+
+    ts->in_flight = 0;
+    if (ok) {
+        c->stats.announces_ok++;
+        if (ts->backoff_ms != 0)
+            shoal_log(c->node, SHOAL_LOG_INFO, "tracker_back tracker=%s",
+                      ts->addr);
+        ts->backoff_ms = 0;
+        ts->next_ms = now_ms(c) + jitter(c->cfg.interval_ms);
+        return;
+    }
+    c->stats.announces_failed++;
+    ts->backoff_ms = backoff_next(ts->backoff_ms, c->cfg.backoff_min_ms,
+                                  c->cfg.backoff_max_ms);
+    ts->next_ms = now_ms(c) + jitter(ts->backoff_ms);
+    shoal_log(c->node, SHOAL_LOG_DEBUG, "tracker_failed tracker=%s "
+              "error=\"%s\" retry_ms=%u", ts->addr, why,
+              (unsigned)ts->backoff_ms);
+}
+
+/* One answer from the tracker: PLST (its peers), ERRO or REPL. */
+static void link_msg(tlink *k, const shoal_msg *msg)
+{
     client *c = k->c;
 
-    if (c != NULL) {
-        tracker_state *ts = &c->trk[k->tracker];
-        call **pp = &c->calls;
-        while (*pp != NULL && *pp != k)
-            pp = &(*pp)->next;
-        if (*pp == k)
-            *pp = k->next;
-        ts->in_flight = 0;
-        if (status == 0 && !k->erro) {
-            c->stats.announces_ok++;
-            if (ts->backoff_ms != 0)
-                shoal_log(c->node, SHOAL_LOG_INFO, "tracker_back tracker=%s",
-                          ts->addr);
-            ts->backoff_ms = 0;
-            ts->next_ms = now_ms(c) + jitter(c->cfg.interval_ms);
-        } else {
-            c->stats.announces_failed++;
-            ts->backoff_ms = ts->backoff_ms == 0 ? c->cfg.backoff_min_ms
-                                                 : 2 * ts->backoff_ms;
-            if (ts->backoff_ms > c->cfg.backoff_max_ms)
-                ts->backoff_ms = c->cfg.backoff_max_ms;
-            ts->next_ms = now_ms(c) + jitter(ts->backoff_ms);
-            shoal_log(c->node, SHOAL_LOG_DEBUG, "tracker_failed tracker=%s "
-                      "error=%s retry_ms=%u", ts->addr,
-                      k->erro ? "refused" : shoal_strerror(status),
-                      (unsigned)ts->backoff_ms);
-        }
+    if (!c->trk[k->tracker].in_flight)
+        return;               /* nothing asked: ignored */
+    if (strcmp(msg->type, "PLST") == 0) {
+        if (trk_plst_parse(msg->data, msg->len, &c->peer, on_peer, c) < 0)
+            shoal_log(c->node, SHOAL_LOG_DEBUG, "tracker_bad_list "
+                      "tracker=%s", c->trk[k->tracker].addr);
+        announce_end(c, k->tracker, 1, NULL);
+    } else if (strcmp(msg->type, "ERRO") == 0) {
+        shoal_log(c->node, SHOAL_LOG_INFO, "tracker_refused tracker=%s "
+                  "reason=\"%.*s\"", c->trk[k->tracker].addr,
+                  (int)(msg->len < 80 ? msg->len : 80),
+                  (const char *)msg->data);
+        announce_end(c, k->tracker, 0, "refused");
+    } else {
+        announce_end(c, k->tracker, 0, "unexpected answer");
     }
+}
+
+static void link_data(shoal_stream *s, const uint8_t *data, size_t len,
+                      void *user)
+{
+    tlink *k = user;
+    size_t used;
+    int rc;
+
+    while (len > 0 && k->c != NULL) {
+        shoal_msg msg;
+        rc = shoal_frame_reader_feed(&k->reader, data, len, &used);
+        data += used;
+        len -= used;
+        if (rc < 0) {
+            shoal_stream_reset(s);  /* closed() follows, as a failure */
+            return;
+        }
+        if (rc == 0)
+            break;
+        shoal_frame_reader_msg(&k->reader, &msg);
+        link_msg(k, &msg);
+        shoal_frame_reader_next(&k->reader);
+    }
+}
+
+static void link_eof(shoal_stream *s, void *user)
+{
+    (void)user;
+    shoal_stream_close(s);
+}
+
+/* The stream is gone (the tracker stopped, a deadline, the client freed):
+ * an announce waiting on it failed, and the next one opens another. */
+static void link_closed(shoal_stream *s, int status, void *user)
+{
+    tlink *k = user;
+    client *c = k->c;
+
+    (void)s;
+    if (c != NULL) {
+        c->trk[k->tracker].link = NULL;
+        if (c->trk[k->tracker].in_flight)
+            announce_end(c, k->tracker, 0,
+                         status ? shoal_strerror(status) : "stream closed");
+    }
+    shoal_frame_reader_free(&k->reader);
     free(k);
 }
 
-static void announce(client *c, size_t i)
+static void send_announce(client *c, size_t i)
 {
-    char payload[TRK_ANNC_MAX + 1], buf[TRACKERS_MAX][320];
+    char payload[SHOAL_FRAME_HEADER + TRK_ANNC_MAX + 1], buf[TRK_ADDRS_MAX][320];
     const char *addrs[TRK_ADDRS_MAX];
     size_t naddrs = 0, have = shoal_peer_count(c->node);
     int want = have >= c->cfg.target_peers
                    ? 0 : (int)(c->cfg.target_peers - have);
     tracker_state *ts = &c->trk[i];
-    call *k;
     int n;
 
     if (c->addrs != NULL) {
@@ -220,30 +278,71 @@ static void announce(client *c, size_t i)
              naddrs++)
             addrs[naddrs] = buf[naddrs];
     }
-    n = trk_annc_format(payload, sizeof(payload), shoal_node_peer_id(c->node),
-                        addrs, naddrs, (const char *const *)c->topics,
-                        c->cfg.ntopics, want);
-    if (n < 0 || (k = calloc(1, sizeof(*k))) == NULL) {
+    n = trk_annc_format(payload + SHOAL_FRAME_HEADER, TRK_ANNC_MAX + 1,
+                        shoal_node_peer_id(c->node), addrs, naddrs,
+                        (const char *const *)c->topics, c->cfg.ntopics, want);
+    if (n < 0) {
+        ts->next_ms = now_ms(c) + c->cfg.interval_ms;
+        return;
+    }
+    shoal_frame_header_encode((uint8_t *)payload, "ANNC", (uint32_t)n);
+    ts->in_flight = 1;
+    ts->deadline_ms = now_ms(c) + c->cfg.request_timeout_ms;
+    if (shoal_stream_write(ts->link->s, payload,
+                           SHOAL_FRAME_HEADER + (size_t)n) < 0)
+        shoal_stream_reset(ts->link->s); /* closed() ends the announce */
+}
+
+static void on_open(shoal_stream *s, int status, void *user)
+{
+    static const shoal_stream_cbs cbs = {.data = link_data,
+                                         .eof = link_eof,
+                                         .closed = link_closed};
+    tlink *k = user;
+    client *c = k->c;
+
+    if (c == NULL || s == NULL) {
+        if (c != NULL) {
+            c->trk[k->tracker].link = NULL;
+            announce_end(c, k->tracker, 0, shoal_strerror(status));
+        }
+        if (s != NULL)
+            shoal_stream_reset(s);
+        free(k);
+        return;
+    }
+    k->s = s;
+    shoal_stream_set_cbs(s, &cbs, k);
+    send_announce(c, k->tracker);
+}
+
+/* Announces on the tracker's stream, opening it first if need be. */
+static void announce(client *c, size_t i)
+{
+    tracker_state *ts = &c->trk[i];
+    tlink *k;
+    int rc;
+
+    if (ts->link != NULL) {
+        send_announce(c, i);
+        return;
+    }
+    if ((k = calloc(1, sizeof(*k))) == NULL) {
         ts->next_ms = now_ms(c) + c->cfg.interval_ms;
         return;
     }
     k->c = c;
     k->tracker = i;
-    if (shoal_request(c->node, ts->addr, "ANNC", payload, (size_t)n,
-                      c->cfg.request_timeout_ms, on_peer, on_end, k) < 0) {
+    shoal_frame_reader_init(&k->reader, TRK_PEER_LINE_MAX * PEERS_ANSWER_MAX);
+    ts->link = k;
+    ts->in_flight = 1;        /* the stream's opening is the announce's */
+    ts->deadline_ms = now_ms(c) + c->cfg.request_timeout_ms;
+    if ((rc = shoal_stream_open(c->node, ts->addr, TRK_PROTOCOL, on_open,
+                                k)) < 0) {
+        ts->link = NULL;
         free(k);
-        k = NULL;
-        /* as a failed announce */
-        ts->backoff_ms = ts->backoff_ms ? 2 * ts->backoff_ms
-                                        : c->cfg.backoff_min_ms;
-        if (ts->backoff_ms > c->cfg.backoff_max_ms)
-            ts->backoff_ms = c->cfg.backoff_max_ms;
-        ts->next_ms = now_ms(c) + jitter(ts->backoff_ms);
-        return;
+        announce_end(c, i, 0, shoal_strerror(rc));
     }
-    k->next = c->calls;
-    c->calls = k;
-    ts->in_flight = 1;
 }
 
 static void on_tick(shoal_node *node, void *user)
@@ -252,9 +351,22 @@ static void on_tick(shoal_node *node, void *user)
     uint64_t now = now_ms(c);
 
     (void)node;
-    for (size_t i = 0; i < c->cfg.ntrackers; i++)
-        if (!c->trk[i].in_flight && now >= c->trk[i].next_ms)
+    for (size_t i = 0; i < c->cfg.ntrackers; i++) {
+        tracker_state *ts = &c->trk[i];
+        if (ts->in_flight && now >= ts->deadline_ms) {
+            /* no answer in time: the stream is given up */
+            tlink *k = ts->link;
+            ts->link = NULL;
+            announce_end(c, i, 0, "timed out");
+            if (k != NULL) {
+                k->c = NULL;
+                if (k->s != NULL)
+                    shoal_stream_reset(k->s);
+            }
+        }
+        if (!ts->in_flight && now >= ts->next_ms)
             announce(c, i);
+    }
 }
 
 static char **copy_strings(const char *const *v, size_t n)
@@ -342,8 +454,14 @@ void shoal_tracker_client_free(shoal_tracker_client *c)
         return;
     if (c->timer != NULL)
         shoal_timer_stop(c->timer);
-    for (call *k = c->calls; k != NULL; k = k->next)
-        k->c = NULL;
+    for (size_t i = 0; i < TRACKERS_MAX; i++) {
+        tlink *k = c->trk[i].link;
+        if (k == NULL)
+            continue;
+        k->c = NULL;          /* an opening one frees itself in on_open */
+        if (k->s != NULL)
+            shoal_stream_reset(k->s);
+    }
     for (ping *p = c->pings; p != NULL; p = p->next)
         p->c = NULL;
     for (size_t i = 0; i < TRACKERS_MAX; i++)

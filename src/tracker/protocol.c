@@ -257,6 +257,28 @@ int trk_peer_format(char *out, size_t size, const trk_peer *peer)
     return (int)pos;
 }
 
+int trk_plst_parse(const uint8_t *p, size_t len, trk_peer_msg *m,
+                   trk_plst_fn fn, void *user)
+{
+    size_t pos = 0;
+    int n = 0;
+
+    if (len == 0)
+        return 0;
+    while (pos <= len) {
+        const uint8_t *nl = memchr(p + pos, '\n', len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - p) : len;
+        if (n == TRK_PLST_PEERS_MAX ||
+            trk_peer_parse(p + pos, end - pos, m) < 0)
+            return -1;
+        if (fn != NULL)
+            fn(m, user);
+        n++;
+        pos = end + 1;
+    }
+    return n;
+}
+
 int trk_addr_host_port(const char *maddr, char *host, size_t size,
                        uint16_t *port)
 {

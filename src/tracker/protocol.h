@@ -15,7 +15,20 @@
  *   PEER  "<peer id> <multiaddr> [<multiaddr>...]", each multiaddr ending
  *         in /p2p/<peer id> (dialable as it stands).
  *   ERRO  "rate_limited", "full", "malformed: <what>".
- *   STAT  (empty) -> REPL "peers=N topics=N announces_per_s=X entries_cap=N"
+ *   STAT  (empty) -> REPL "peers=N topics=N announces_per_s=X entries_cap=N
+ *                          flushes=N" (one line; flushes: database writes)
+ *
+ * The session protocol, /shoal/tracker/1.0.0: one long-lived stream per
+ * client and tracker, so that an announce costs one framed message each
+ * way instead of a stream's setup (open, multistream-select, close). The
+ * client writes messages framed as on /shoal/msg/1.0.0 (4-byte type,
+ * 4-byte big-endian length, payload), ANNC or STAT, as many as it likes,
+ * pipelined; the tracker answers each with exactly one message, in order:
+ *   ANNC -> PLST  the PEER lines, '\n' between them (none: empty), or ERRO
+ *   STAT -> REPL  as above
+ *   anything else -> ERRO "unknown type"
+ * A frame longer than TRK_ANNC_MAX, or a client that leaves more than
+ * TRK_SESSION_OUT_MAX bytes of answers unread, loses the stream (reset).
  */
 #ifndef SHOAL_TRACKER_PROTOCOL_H
 #define SHOAL_TRACKER_PROTOCOL_H
@@ -29,6 +42,9 @@
 #define TRK_IDTEXT_MAX 128      /* peer id text with its NUL */
 #define TRK_ADDRTEXT_MAX 256    /* one multiaddr's text with its NUL */
 #define TRK_WANT_MAX 1000
+#define TRK_PROTOCOL "/shoal/tracker/1.0.0"
+#define TRK_SESSION_OUT_MAX (256 * 1024) /* answers queued per stream */
+#define TRK_PLST_PEERS_MAX 256          /* PEER lines in one PLST */
 #define TRK_PEER_LINE_MAX (TRK_IDTEXT_MAX + TRK_ADDRS_MAX * \
                            (TRK_ADDRTEXT_MAX + TRK_IDTEXT_MAX + 8))
 
@@ -69,6 +85,15 @@ typedef struct trk_peer_msg {
 int trk_peer_parse(const uint8_t *p, size_t len, trk_peer_msg *out);
 /* A PEER payload for an entry of the table. Length, or -1. */
 int trk_peer_format(char *out, size_t size, const trk_peer *peer);
+
+/* Walks a PLST payload: fn(peer, user) for each PEER line, parsed into m
+ * (the caller's scratch space, 18 KiB) by trk_peer_parse, in order. Returns the number of lines, or -1 when the
+ * payload is malformed (a line that does not parse, an empty line, more
+ * than TRK_PLST_PEERS_MAX lines); fn may have run for lines before the bad
+ * one. An empty payload is no peers (0). */
+typedef void (*trk_plst_fn)(const trk_peer_msg *peer, void *user);
+int trk_plst_parse(const uint8_t *p, size_t len, trk_peer_msg *m,
+                   trk_plst_fn fn, void *user);
 
 /* "/ip4/H/tcp/P..." or "/ip6/H/tcp/P...": host H and port P; 0 or -1. */
 int trk_addr_host_port(const char *maddr, char *host, size_t size,

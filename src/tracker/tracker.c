@@ -8,18 +8,34 @@
 
 #include <sodium.h>
 
+#include "core/frame.h"
 #include "shoal/tracker.h"
 #include "tracker/protocol.h"
 #include "tracker/store.h"
 #include "tracker/table.h"
 
 #define TICK_MS 250
+#define PEERS_MAX 256           /* returned per announce, at most */
 /* The table's clock: milliseconds from uv_hrtime, shifted up so that times
  * loaded from the store (now minus an age) never fall below zero. */
 #define CLOCK_BASE ((uint64_t)1 << 40)
 
+/* One client's stream of the session protocol (protocol.h). */
+typedef struct trk_conn {
+    shoal_tracker *t;
+    shoal_stream *s;
+    shoal_frame_reader reader;
+    char host[SHOAL_HOST_MAX];
+    uint8_t *out;             /* answers the stream did not take yet */
+    size_t outlen, outcap;
+    int eof;                  /* the client is done: close once out is */
+    int closing;              /* our side is closed */
+    struct trk_conn *prev, *next;
+} trk_conn;
+
 struct shoal_tracker {
     shoal_node *node;
+    trk_conn *conns;
     shoal_tracker_config cfg;
     char *db_path;
     trk_table *table;
@@ -28,7 +44,11 @@ struct shoal_tracker {
     uint64_t last_flush;
     uint64_t window_start, window_count; /* announces this second */
     double per_s;                        /* the last full second's */
-    uint64_t announces, refused, rate_limited;
+    uint64_t announces, refused, rate_limited, flushes;
+    /* the loop thread's scratch space, one announce at a time */
+    trk_annc_msg annc;
+    trk_peer peers[PEERS_MAX], more[PEERS_MAX];
+    char line[TRK_PEER_LINE_MAX];
 };
 
 static uint64_t mono_ms(void)
@@ -57,113 +77,359 @@ void shoal_tracker_config_init(shoal_tracker_config *cfg)
     cfg->flush_ms = 1000;
 }
 
-static void refuse(shoal_tracker *t, shoal_req *req, const char *why)
+/* Serves one announce (payload p) from host, whose connection proved the
+ * peer id peer (NULL: unknown). Returns NULL and the peers to send back in
+ * t->peers[0 .. *got), or the ERRO text (in why, or a constant). */
+static const char *annc_take(shoal_tracker *t, const char *host,
+                             const char *peer, const uint8_t *p, size_t len,
+                             size_t *got, char *why, size_t whysize)
 {
-    t->refused++;
-    shoal_replyf(req, "ERRO", "%s", why);
-}
-
-static void on_annc(shoal_req *req, const shoal_msg *msg, void *user)
-{
-    shoal_tracker *t = user;
-    static trk_annc_msg m;      /* 18 KiB: the loop thread's, one at a time */
-    char host[SHOAL_HOST_MAX], ahost[SHOAL_HOST_MAX], why[64];
-    trk_peer peers[TRK_WANT_MAX < 256 ? TRK_WANT_MAX : 256];
-    char line[TRK_PEER_LINE_MAX];
+    trk_annc_msg *m = &t->annc;
+    trk_peer *peers = t->peers;
+    char ahost[SHOAL_HOST_MAX], reason[64];
     uint64_t now = mono_ms();
-    size_t want, got = 0, kept = 0;
+    size_t want, kept = 0;
     trk_announce a;
     int rc;
 
-    if (trk_addr_host(shoal_req_remote(req), host, sizeof(host)) < 0)
-        host[0] = '\0';
-    if (trk_rate_take(t->table, host, now) < 0) {
-        t->rate_limited++;
-        shoal_reply(req, "ERRO", "rate_limited", 12);
-        return;
+    *got = 0;
+    if (trk_annc_parse(p, len, m, reason, sizeof(reason)) < 0) {
+        snprintf(why, whysize, "malformed: %s", reason);
+        return why;
     }
-    if (trk_annc_parse(msg->data, msg->len, &m, why, sizeof(why)) < 0) {
-        char reason[96];
-        snprintf(reason, sizeof(reason), "malformed: %s", why);
-        refuse(t, req, reason);
-        return;
-    }
-    if (m.ntopics > t->cfg.max_topics) {
-        refuse(t, req, "malformed: too many topics");
-        return;
-    }
-    /* The requester's peer id cannot be checked (no public API gives a
-     * request's remote peer id): keep only addresses on its own host, so
-     * that nobody lists someone else's machine. */
-    for (size_t i = 0; i < m.naddrs; i++) {
-        if (trk_addr_host(m.addrtext[i], ahost, sizeof(ahost)) < 0 ||
+    if (m->ntopics > t->cfg.max_topics)
+        return "malformed: too many topics";
+    if (peer != NULL && !t->cfg.allow_other_ids &&
+        strcmp(peer, m->idtext) != 0)
+        return "malformed: not the connection's peer id";
+    /* keep only addresses on the requester's own host, so that nobody
+     * lists someone else's machine */
+    for (size_t i = 0; i < m->naddrs; i++) {
+        if (trk_addr_host(m->addrtext[i], ahost, sizeof(ahost)) < 0 ||
             strcmp(ahost, host) != 0)
             continue;
         if (kept != i) {
-            memcpy(m.addr[kept], m.addr[i], m.addrlen[i]);
-            m.addrlen[kept] = m.addrlen[i];
-            memcpy(m.addrtext[kept], m.addrtext[i], sizeof(m.addrtext[i]));
+            memcpy(m->addr[kept], m->addr[i], m->addrlen[i]);
+            m->addrlen[kept] = m->addrlen[i];
+            memcpy(m->addrtext[kept], m->addrtext[i], sizeof(m->addrtext[i]));
         }
         kept++;
     }
-    if (m.naddrs > 0 && kept == 0) {
-        refuse(t, req, "malformed: no addr on the connection's host");
-        return;
-    }
-    m.naddrs = kept;
-    trk_annc_announce(&m, &a);
+    if (m->naddrs > 0 && kept == 0)
+        return "malformed: no addr on the connection's host";
+    m->naddrs = kept;
+    trk_annc_announce(m, &a);
     /* an announce without addresses asks for peers, and is not listed */
-    if (a.naddrs > 0 && (rc = trk_table_announce(t->table, &a, now)) < 0) {
-        refuse(t, req, rc == TRK_EINVAL ? "malformed: bad announce"
-                                        : "full");
-        return;
-    }
+    if (a.naddrs > 0 && (rc = trk_table_announce(t->table, &a, now)) < 0)
+        return rc == TRK_EINVAL ? "malformed: bad announce" : "full";
     t->announces++;
     t->window_count++;
-    want = m.has_want ? m.want : t->cfg.max_peers;
+    want = m->has_want ? m->want : t->cfg.max_peers;
     if (want > t->cfg.max_peers)
         want = t->cfg.max_peers;
-    if (want > sizeof(peers) / sizeof(peers[0]))
-        want = sizeof(peers) / sizeof(peers[0]);
-    if (m.ntopics == 0) {
-        got = trk_table_sample(t->table, NULL, 0, m.id, m.idlen, now, peers,
-                               want);
-    } else {
-        /* from each topic in turn, a peer in two topics sent once */
-        static trk_peer more[256];
-        for (size_t k = 0; k < m.ntopics && got < want; k++) {
-            size_t n = trk_table_sample(t->table, m.topic[k], m.topiclen[k],
-                                        m.id, m.idlen, now, more,
-                                        want - got);
-            for (size_t i = 0; i < n; i++) {
-                size_t j;
-                for (j = 0; j < got; j++)
-                    if (peers[j].idlen == more[i].idlen &&
-                        memcmp(peers[j].id, more[i].id, more[i].idlen) == 0)
-                        break;
-                if (j == got)
-                    peers[got++] = more[i];
-            }
+    if (want > PEERS_MAX)
+        want = PEERS_MAX;
+    if (m->ntopics == 0) {
+        *got = trk_table_sample(t->table, NULL, 0, m->id, m->idlen, now,
+                                peers, want);
+        return NULL;
+    }
+    /* from each topic in turn, a peer in two topics sent once */
+    for (size_t k = 0; k < m->ntopics && *got < want; k++) {
+        size_t n = trk_table_sample(t->table, m->topic[k], m->topiclen[k],
+                                    m->id, m->idlen, now, t->more,
+                                    want - *got);
+        for (size_t i = 0; i < n; i++) {
+            size_t j;
+            for (j = 0; j < *got; j++)
+                if (peers[j].idlen == t->more[i].idlen &&
+                    memcmp(peers[j].id, t->more[i].id, t->more[i].idlen) == 0)
+                    break;
+            if (j == *got)
+                peers[(*got)++] = t->more[i];
         }
     }
+    return NULL;
+}
+
+static const char *annc_serve(shoal_tracker *t, const char *host,
+                              const char *peer, const uint8_t *p, size_t len,
+                              size_t *got, char *why, size_t whysize)
+{
+    const char *erro;
+
+    *got = 0;
+    if (trk_rate_take(t->table, host, mono_ms()) < 0) {
+        t->rate_limited++;
+        return "rate_limited";
+    }
+    if ((erro = annc_take(t, host, peer, p, len, got, why, whysize)) != NULL)
+        t->refused++;
+    return erro;
+}
+
+/* ANNC on /shoal/msg/1.0.0: one PEER per peer, or one ERRO. */
+static void on_annc(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    shoal_tracker *t = user;
+    char host[SHOAL_HOST_MAX], why[96];
+    const char *erro;
+    size_t got;
+
+    if (trk_addr_host(shoal_req_remote(req), host, sizeof(host)) < 0)
+        host[0] = '\0';
+    erro = annc_serve(t, host, NULL, msg->data, msg->len, &got, why,
+                      sizeof(why));
+    if (erro != NULL) {
+        shoal_reply(req, "ERRO", erro, strlen(erro));
+        return;
+    }
     for (size_t i = 0; i < got; i++) {
-        int n = trk_peer_format(line, sizeof(line), &peers[i]);
-        if (n > 0 && shoal_reply(req, "PEER", line, (size_t)n) < 0)
+        int n = trk_peer_format(t->line, sizeof(t->line), &t->peers[i]);
+        if (n > 0 && shoal_reply(req, "PEER", t->line, (size_t)n) < 0)
             break;
     }
 }
 
-static void on_stat(shoal_req *req, const shoal_msg *msg, void *user)
+/* STAT's answer. */
+static int stat_text(shoal_tracker *t, char *out, size_t size)
 {
-    shoal_tracker *t = user;
     shoal_tracker_stats st;
 
-    (void)msg;
     shoal_tracker_stats_get(t, &st);
-    shoal_replyf(req, "REPL", "peers=%zu topics=%zu announces_per_s=%.1f "
-                 "entries_cap=%zu", st.peers, st.topics, st.announces_per_s,
-                 st.entries_cap);
+    return snprintf(out, size, "peers=%zu topics=%zu announces_per_s=%.1f "
+                    "entries_cap=%zu flushes=%llu", st.peers, st.topics,
+                    st.announces_per_s, st.entries_cap,
+                    (unsigned long long)st.flushes);
 }
+
+static void on_stat(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    char text[256];
+    int n = stat_text(user, text, sizeof(text));
+
+    (void)msg;
+    shoal_reply(req, "REPL", text, (size_t)n);
+}
+
+/* ------------------------------------------------- the session protocol */
+
+static void conn_unlink(trk_conn *k)
+{
+    if (k->t == NULL)
+        return;
+    if (k->prev != NULL)
+        k->prev->next = k->next;
+    else
+        k->t->conns = k->next;
+    if (k->next != NULL)
+        k->next->prev = k->prev;
+    k->t = NULL;
+}
+
+/* n more bytes at the end of k's output, or NULL over the bound. */
+static uint8_t *conn_reserve(trk_conn *k, size_t n)
+{
+    size_t need = k->outlen + n;
+    uint8_t *at;
+
+    if (need > TRK_SESSION_OUT_MAX)
+        return NULL;
+    if (need > k->outcap) {
+        size_t cap = k->outcap ? k->outcap : 4096;
+        uint8_t *p;
+        while (cap < need)
+            cap *= 2;
+        if ((p = realloc(k->out, cap)) == NULL)
+            return NULL;
+        k->out = p;
+        k->outcap = cap;
+    }
+    at = k->out + k->outlen;
+    k->outlen = need;
+    return at;
+}
+
+/* Appends one framed answer to k's output. 0, or -1 over the bound. */
+static int conn_put(trk_conn *k, const char *type, const void *data,
+                    size_t len)
+{
+    uint8_t *at = conn_reserve(k, SHOAL_FRAME_HEADER + len);
+
+    if (at == NULL)
+        return -1;
+    shoal_frame_header_encode(at, type, (uint32_t)len);
+    if (len)
+        memcpy(at + SHOAL_FRAME_HEADER, data, len);
+    return 0;
+}
+
+/* After the client's end, our side closes once every answer is out. */
+static int conn_close_if_done(trk_conn *k)
+{
+    if (!k->eof || k->closing || k->outlen > 0)
+        return 0;
+    k->closing = 1;
+    return shoal_stream_close(k->s);
+}
+
+/* Hands the stream as much of the output as it takes. A write that does
+ * not fit all is refused (SHOAL_ENOBUFS) and arms writable(), which pumps
+ * again; the part that fits goes now. */
+static int conn_pump(trk_conn *k)
+{
+    size_t n = k->outlen;
+    int rc;
+
+    if (n == 0)
+        return conn_close_if_done(k);
+    if ((rc = shoal_stream_write(k->s, k->out, n)) == SHOAL_ENOBUFS) {
+        n = shoal_stream_write_space(k->s);
+        rc = n > 0 ? shoal_stream_write(k->s, k->out, n) : 0;
+    }
+    if (rc < 0)
+        return -1;
+    memmove(k->out, k->out + n, k->outlen - n);
+    k->outlen -= n;
+    if (k->outlen == 0 && k->outcap > 65536) {
+        free(k->out);           /* a burst's buffer is not kept */
+        k->out = NULL;
+        k->outcap = 0;
+    }
+    return conn_close_if_done(k);
+}
+
+/* One message from k's client: its one answer, queued. */
+static int conn_serve(trk_conn *k, const shoal_msg *msg)
+{
+    shoal_tracker *t = k->t;
+    char why[96], text[256];
+    const char *erro;
+    size_t got, pos = 0, head;
+    int n;
+
+    if (strcmp(msg->type, "STAT") == 0) {
+        n = stat_text(t, text, sizeof(text));
+        return conn_put(k, "REPL", text, (size_t)n);
+    }
+    if (strcmp(msg->type, "ANNC") != 0)
+        return conn_put(k, "ERRO", "unknown type", 12);
+    erro = annc_serve(t, k->host, shoal_stream_peer(k->s), msg->data,
+                      msg->len, &got, why, sizeof(why));
+    if (erro != NULL)
+        return conn_put(k, "ERRO", erro, strlen(erro));
+    /* the PEER lines go straight after a header filled in last */
+    head = k->outlen;
+    if (conn_reserve(k, SHOAL_FRAME_HEADER) == NULL)
+        return -1;
+    for (size_t i = 0; i < got; i++) {
+        uint8_t *w;
+        if ((n = trk_peer_format(t->line, sizeof(t->line), &t->peers[i])) <=
+            0)
+            continue;
+        if ((w = conn_reserve(k, (size_t)n + (pos > 0))) == NULL)
+            return -1;
+        if (pos > 0)
+            *w++ = '\n';
+        memcpy(w, t->line, (size_t)n);
+        pos += (size_t)n + (pos > 0);
+    }
+    shoal_frame_header_encode(k->out + head, "PLST", (uint32_t)pos);
+    return 0;
+}
+
+static void conn_drop(trk_conn *k, const char *why)
+{
+    shoal_log(k->t->node, SHOAL_LOG_DEBUG, "tracker_stream_drop peer=%s "
+              "reason=%s", shoal_stream_peer(k->s), why);
+    conn_unlink(k);           /* nothing more is served on it */
+    shoal_stream_reset(k->s);
+}
+
+/* Every whole message in data is answered, and the answers go out in one
+ * write: a pipelining client costs one frame each way per batch. */
+static void conn_data(shoal_stream *s, const uint8_t *data, size_t len,
+                      void *user)
+{
+    trk_conn *k = user;
+    size_t used;
+    int rc;
+
+    (void)s;
+    while (len > 0 && k->t != NULL) {
+        shoal_msg msg;
+        rc = shoal_frame_reader_feed(&k->reader, data, len, &used);
+        data += used;
+        len -= used;
+        if (rc < 0)
+            return conn_drop(k, "message_too_large");
+        if (rc == 0)
+            break;
+        shoal_frame_reader_msg(&k->reader, &msg);
+        if (conn_serve(k, &msg) < 0)
+            return conn_drop(k, "answers_unread");
+        shoal_frame_reader_next(&k->reader);
+    }
+    if (k->t != NULL && conn_pump(k) < 0)
+        conn_drop(k, "write_failed");
+}
+
+static void conn_writable(shoal_stream *s, void *user)
+{
+    trk_conn *k = user;
+
+    (void)s;
+    if (k->t != NULL && conn_pump(k) < 0)
+        conn_drop(k, "write_failed");
+}
+
+/* The client is done: our side closes once the answers are out. */
+static void conn_eof(shoal_stream *s, void *user)
+{
+    trk_conn *k = user;
+
+    (void)s;
+    k->eof = 1;
+    if (k->t != NULL && conn_pump(k) < 0)
+        conn_drop(k, "write_failed");
+}
+
+static void conn_closed(shoal_stream *s, int status, void *user)
+{
+    trk_conn *k = user;
+
+    (void)s;
+    (void)status;
+    conn_unlink(k);
+    shoal_frame_reader_free(&k->reader);
+    free(k->out);
+    free(k);
+}
+
+static void on_conn_stream(shoal_stream *s, void *user)
+{
+    static const shoal_stream_cbs cbs = {.data = conn_data,
+                                         .eof = conn_eof,
+                                         .writable = conn_writable,
+                                         .closed = conn_closed};
+    shoal_tracker *t = user;
+    trk_conn *k = calloc(1, sizeof(*k));
+
+    if (k == NULL)
+        return;               /* no callbacks: the stream is reset */
+    k->t = t;
+    k->s = s;
+    shoal_frame_reader_init(&k->reader, TRK_ANNC_MAX);
+    if (trk_addr_host(shoal_stream_remote_addr(s), k->host,
+                      sizeof(k->host)) < 0)
+        k->host[0] = '\0';
+    k->next = t->conns;
+    if (t->conns != NULL)
+        t->conns->prev = k;
+    t->conns = k;
+    shoal_stream_set_cbs(s, &cbs, k);
+}
+
 
 int shoal_tracker_flush(shoal_tracker *t)
 {
@@ -177,6 +443,7 @@ int shoal_tracker_flush(shoal_tracker *t)
                   t->db_path);
         return SHOAL_EPROTO;
     }
+    t->flushes++;
     return 0;
 }
 
@@ -262,6 +529,8 @@ int shoal_tracker_new(shoal_tracker **out, shoal_node *node,
     }
     t->window_start = t->last_flush = mono_ms();
     if ((rc = shoal_handle(node, "ANNC", on_annc, t)) < 0 ||
+        (rc = shoal_protocol_handle(node, TRK_PROTOCOL, on_conn_stream,
+                                    t)) < 0 ||
         (rc = shoal_handle(node, "STAT", on_stat, t)) < 0 ||
         (rc = shoal_timer_start(node, TICK_MS, on_tick, t, &t->timer)) < 0) {
         shoal_tracker_free(t);
@@ -277,6 +546,13 @@ void shoal_tracker_free(shoal_tracker *t)
         return;
     shoal_handle(t->node, "ANNC", NULL, NULL);
     shoal_handle(t->node, "STAT", NULL, NULL);
+    shoal_protocol_handle(t->node, TRK_PROTOCOL, NULL, NULL);
+    /* streams still open are cut; their memory goes when they close */
+    while (t->conns != NULL) {
+        trk_conn *k = t->conns;
+        conn_unlink(k);
+        shoal_stream_reset(k->s);
+    }
     if (t->timer != NULL)
         shoal_timer_stop(t->timer);
     if (t->store != NULL)
@@ -297,4 +573,5 @@ void shoal_tracker_stats_get(const shoal_tracker *t, shoal_tracker_stats *out)
     out->announces = t->announces;
     out->refused = t->refused;
     out->rate_limited = t->rate_limited;
+    out->flushes = t->flushes;
 }

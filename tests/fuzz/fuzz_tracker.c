@@ -10,7 +10,11 @@
  *     id and addresses, a sample never returns the asker nor more than
  *     asked, its PEER line parses back with the same id and count, and
  *     after the ttl everything expires;
- *   - an accepted PEER line has 1..8 addrs, each ending in /p2p/<its id>.
+ *   - an accepted PEER line has 1..8 addrs, each ending in /p2p/<its id>;
+ *   - read as a PLST payload (the session protocol's answer), an accepted
+ *     list has one PEER line per '\n'-separated line, at most
+ *     TRK_PLST_PEERS_MAX, each as above; a refused one stops at the first
+ *     bad line.
  * Seeds: tests/fuzz/corpus/tracker/. */
 #include <stddef.h>
 #include <stdint.h>
@@ -121,23 +125,49 @@ static void check_annc(const uint8_t *data, size_t size)
     trk_table_free(t);
 }
 
+static void check_peer_msg(const trk_peer_msg *m)
+{
+    CHECK(m->naddrs >= 1 && m->naddrs <= TRK_ADDRS_MAX);
+    for (size_t i = 0; i < m->naddrs; i++) {
+        size_t al = strlen(m->addr[i]), il = strlen(m->idtext);
+        CHECK(al > il + 5);
+        CHECK(strcmp(m->addr[i] + al - il, m->idtext) == 0);
+    }
+}
+
 static void check_peer(const uint8_t *data, size_t size)
 {
     static trk_peer_msg m;
 
-    if (trk_peer_parse(data, size, &m) < 0)
+    if (trk_peer_parse(data, size, &m) == 0)
+        check_peer_msg(&m);
+}
+
+static void count_plst_line(const trk_peer_msg *m, void *user)
+{
+    check_peer_msg(m);
+    (*(int *)user)++;
+}
+
+static void check_plst(const uint8_t *data, size_t size)
+{
+    static trk_peer_msg m;
+    int seen = 0, lines = size > 0, n;
+
+    for (size_t i = 0; i < size; i++)
+        lines += data[i] == '\n';
+    n = trk_plst_parse(data, size, &m, count_plst_line, &seen);
+    if (n < 0) {
+        CHECK(seen < lines);
         return;
-    CHECK(m.naddrs >= 1 && m.naddrs <= TRK_ADDRS_MAX);
-    for (size_t i = 0; i < m.naddrs; i++) {
-        size_t al = strlen(m.addr[i]), il = strlen(m.idtext);
-        CHECK(al > il + 5);
-        CHECK(strcmp(m.addr[i] + al - il, m.idtext) == 0);
     }
+    CHECK(n == seen && n == lines && n <= TRK_PLST_PEERS_MAX);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_annc(data, size);
     check_peer(data, size);
+    check_plst(data, size);
     return 0;
 }

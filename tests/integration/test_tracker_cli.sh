@@ -77,6 +77,16 @@ until_ok 30 all_connected || fail "the nodes did not find each other"
 
 stat_has() { "$TRACKER" stat "$T" 2>/dev/null | grep -q "$1"; }
 until_ok 10 stat_has "^peers=3 " || fail "STAT does not show 3 peers"
+# The three entries are on disk once a flush has run after that.
+flushes=$("$TRACKER" stat "$T" | sed -n 's/.* flushes=\([0-9]*\).*/\1/p')
+[ -n "$flushes" ] || fail "STAT shows no flush count"
+flushed_since() {
+    local now
+    now=$("$TRACKER" stat "$T" 2>/dev/null |
+          sed -n 's/.* flushes=\([0-9]*\).*/\1/p')
+    [ -n "$now" ] && [ "$now" -gt "$flushes" ]
+}
+until_ok 10 flushed_since || fail "the tracker did not flush its table"
 
 # The tracker dies; the nodes keep their peers (through a few failed
 # announces and their backoff) and still answer pings.
