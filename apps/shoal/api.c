@@ -34,6 +34,7 @@
 struct api {
     shoal_node *node;
     shoal_files *files;
+    shoal_peerstore *store;     /* may be NULL */
     struct MHD_Daemon *mhd;
     int fd;                     /* the listening socket, until MHD has it */
     uv_mutex_t lock;            /* guards stopping and every job's answer */
@@ -303,14 +304,39 @@ static void run_status(job *j)
     job_answer(j, MHD_HTTP_OK, o);
 }
 
+/* One peer store entry; times are unix ms, 0 for never. */
+static void on_stored(const shoal_peerstore_entry *e, void *user)
+{
+    cJSON *o = cJSON_CreateObject(), *addrs = string_array(o, "addrs");
+
+    cJSON_AddStringToObject(o, "id", e->id);
+    for (size_t i = 0; i < e->naddrs; i++)
+        cJSON_AddItemToArray(addrs, cJSON_CreateString(e->addrs[i]));
+    cJSON_AddNumberToObject(o, "first_seen", (double)e->first_seen_ms);
+    cJSON_AddNumberToObject(o, "last_seen", (double)e->last_seen_ms);
+    cJSON_AddNumberToObject(o, "last_connect", (double)e->last_connect_ms);
+    cJSON_AddNumberToObject(o, "next_retry", (double)e->next_retry_ms);
+    cJSON_AddNumberToObject(o, "failures", (double)e->failures);
+    cJSON_AddBoolToObject(o, "connected", e->connected);
+    cJSON_AddItemToArray(user, o);
+}
+
 static void run_peers(job *j)
 {
     api *a = j->api;
     cJSON *o = cJSON_CreateObject(), *arr = string_array(o, "peers");
+    cJSON *stored;
     size_t i, n = shoal_peer_count(a->node);
 
     for (i = 0; i < n; i++)
         cJSON_AddItemToArray(arr, peer_json(a, shoal_peer_at(a->node, i)));
+    /* the peer store, best first; null when the node keeps none */
+    if (a->store != NULL) {
+        stored = string_array(o, "stored");
+        shoal_peerstore_list(a->store, on_stored, stored);
+    } else {
+        cJSON_AddNullToObject(o, "stored");
+    }
     job_answer(j, MHD_HTTP_OK, o);
 }
 
@@ -339,6 +365,11 @@ static void run_peer_remove(job *j)
     int rc = shoal_peer_remove(j->api->node, j->arg);
     cJSON *o;
 
+    /* forgotten by the store too, or its dialer would bring it back */
+    if (j->api->store != NULL &&
+        shoal_peerstore_forget(j->api->store, j->arg) == 0 &&
+        rc == SHOAL_ENOENT)
+        rc = 0;
     if (rc < 0) {
         job_error(j, status_of(rc), "cannot remove peer %s: %s", j->arg,
                   shoal_strerror(rc));
@@ -867,6 +898,7 @@ int api_start(api **out, shoal_node *node, shoal_files *files,
     a->fd = -1;
     a->node = node;
     a->files = files;
+    a->store = cfg->peerstore;
     a->search_timeout_ms = cfg->search_timeout_ms ? cfg->search_timeout_ms
                                                   : 3000;
     uv_mutex_init(&a->lock);

@@ -16,6 +16,7 @@
 #include "api_input.h" /* API_TOKEN_HEADER, API_TOKEN_HEX, API_MAX_BODY */
 #include "shoal.h"
 #include "shoal/files.h"
+#include "shoal/peerstore.h"
 
 #define API_DEFAULT_ADDR "127.0.0.1:7601"
 
@@ -27,10 +28,11 @@ typedef struct api_config {
     const char *share_dir;    /* shown by /api/status; may be NULL */
     const char *download_dir;
     uint32_t search_timeout_ms; /* the files service's default */
+    shoal_peerstore *peerstore; /* shown by /api/peers; may be NULL */
 } api_config;
 
-/* Binds cfg->addr, writes the token file (0600) and starts serving node and
- * files (both must outlive the API). Main thread, before the loop runs.
+/* Binds cfg->addr, writes the token file (0600) and starts serving node,
+ * files and the peer store (all must outlive the loop's run). Main thread, before the loop runs.
  * On failure returns a negative code and writes why to err. */
 int api_start(api **out, shoal_node *node, shoal_files *files,
               const api_config *cfg, char *err, size_t errsize);

@@ -354,6 +354,63 @@ static void short_hash(const char *hash, char *out, size_t size)
     snprintf(out, size, "%.12s", hash[0] ? hash : "-");
 }
 
+/* "12s ago", "5m ago", "3h ago", "2d ago"; "never" for 0. */
+static void ago(double unix_ms, char *out, size_t size)
+{
+    struct timespec now;
+    double s;
+
+    if (unix_ms <= 0) {
+        snprintf(out, size, "never");
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    s = ((double)now.tv_sec * 1000 + now.tv_nsec / 1e6 - unix_ms) / 1000;
+    if (s < 0)
+        s = 0;
+    if (s < 120)
+        snprintf(out, size, "%.0fs ago", s);
+    else if (s < 7200)
+        snprintf(out, size, "%.0fm ago", s / 60);
+    else if (s < 172800)
+        snprintf(out, size, "%.0fh ago", s / 3600);
+    else
+        snprintf(out, size, "%.0fd ago", s / 86400);
+}
+
+/* The peer store's entries (the API's "stored", null without a store):
+ * the first address of each, the others counted. */
+static void print_stored(const cJSON *arr)
+{
+    table t = {5, "lllrl", 0, NULL};
+    const cJSON *p;
+
+    if (!cJSON_IsArray(arr))
+        return;
+    printf("\n");
+    table_row(&t, "STORED PEER", "ADDRESS", "LAST SEEN", "FAILURES",
+              "CONNECTED");
+    cJSON_ArrayForEach(p, arr) {
+        const cJSON *addrs = cJSON_GetObjectItemCaseSensitive(p, "addrs");
+        const cJSON *first = cJSON_GetArrayItem(addrs, 0);
+        const cJSON *conn = cJSON_GetObjectItemCaseSensitive(p, "connected");
+        char addr[512], seen[32], fails[16];
+        int n = cJSON_GetArraySize(addrs);
+        if (n > 1)
+            snprintf(addr, sizeof(addr), "%s (+%d)",
+                     cJSON_IsString(first) ? first->valuestring : "-", n - 1);
+        else
+            snprintf(addr, sizeof(addr), "%s",
+                     cJSON_IsString(first) ? first->valuestring : "-");
+        ago(number_of(p, "last_seen"), seen, sizeof(seen));
+        snprintf(fails, sizeof(fails), "%.0f", number_of(p, "failures"));
+        table_row(&t, string_of(p, "id"), addr, seen, fails,
+                  cJSON_IsTrue(conn) ? "yes" : "no");
+    }
+    table_print(&t);
+    printf("(%d stored)\n", cJSON_GetArraySize(arr));
+}
+
 /* ----------------------------------------------------------- commands */
 
 int client_peers(const client_opts *o)
@@ -382,6 +439,7 @@ int client_peers(const client_opts *o)
     }
     table_print(&t);
     printf("(%d peers)\n", cJSON_GetArraySize(arr));
+    print_stored(cJSON_GetObjectItemCaseSensitive(json, "stored"));
     cJSON_Delete(json);
     return 0;
 }

@@ -22,6 +22,7 @@
 #include "shoal/dns.h"
 #include "shoal/files.h"
 #include "shoal/mdns.h"
+#include "shoal/peerstore.h"
 #include "shoal/tracker.h"
 
 #define BOOTSTRAP_MAX 16
@@ -110,6 +111,14 @@ static void node_usage(FILE *out)
             "  --api-token-file FILE where the API token is written "
             "(default\n"
             "                        ~/.shoal/api-HOST-PORT.token)\n"
+            "  --peer-store FILE     the peers this node has known, kept "
+            "across\n"
+            "                        restarts and dialed at start (SQLite; "
+            "default\n"
+            "                        ~/.shoal/peers.db with the default "
+            "key, none\n"
+            "                        with --key unless given)\n"
+            "  --no-peer-store       keep no peer store\n"
             "  --check-interval MS   liveness check period, 0 = off "
             "(default 10000)\n"
             "  --log-level LEVEL     error, warn, info or debug (default "
@@ -191,6 +200,7 @@ static int start_files(shoal_node *node, const char *share,
  * the default one, which a node already running here may hold: then this
  * node runs without an API, and says so, rather than not at all. */
 static int start_api(shoal_node *node, shoal_files *files,
+                     shoal_peerstore *store,
                      const shoal_files_config *fcfg, const char *addr,
                      const char *token_file, api **out)
 {
@@ -209,6 +219,7 @@ static int start_api(shoal_node *node, shoal_files *files,
     acfg.share_dir = fcfg->share_dir;
     acfg.download_dir = fcfg->download_dir;
     acfg.search_timeout_ms = fcfg->search_timeout_ms;
+    acfg.peerstore = store;
     if ((rc = api_start(out, node, files, &acfg, err, sizeof(err))) < 0 &&
         is_default && rc == -EADDRINUSE) {
         fprintf(stderr, "shoal: no API: %s is taken (another node?); "
@@ -221,6 +232,38 @@ static int start_api(shoal_node *node, shoal_files *files,
         return -1;
     }
     printf("api on %s\n", api_url(*out));
+    return 0;
+}
+
+/* The peer store: path, or ~/.shoal/peers.db when the node runs on the
+ * default key (a store belongs to one identity: nodes started with keys
+ * of their own in one home must not share one). Dials stored peers up to
+ * max_peers. *out stays NULL when there is none. */
+static int start_peer_store(shoal_node *node, const char *path,
+                            int default_key, size_t max_peers,
+                            shoal_peerstore **out)
+{
+    shoal_peerstore_config pc;
+    char buf[4096], err[512];
+    int rc;
+
+    *out = NULL;
+    if (shoal_node_peer_id(node) == NULL)
+        return 0; /* classic: nothing to store */
+    if (path == NULL && default_key)
+        path = home_file("peers.db", buf, sizeof(buf));
+    if (path == NULL)
+        return 0;
+    shoal_peerstore_config_init(&pc);
+    pc.path = path;
+    pc.target_peers = max_peers ? max_peers : 1000000;
+    if ((rc = shoal_peerstore_new(out, node, &pc, err, sizeof(err))) < 0) {
+        fprintf(stderr, "shoal: peer store %s: %s (%s; --peer-store FILE "
+                        "picks another, --no-peer-store runs without)\n",
+                path, shoal_strerror(rc), err[0] ? err : "cannot use it");
+        return -1;
+    }
+    printf("peer store %s: %zu peers\n", path, shoal_peerstore_count(*out));
     return 0;
 }
 
@@ -247,6 +290,8 @@ static int cmd_node(int argc, char **argv)
         {"downloads", required_argument, NULL, 'd'},
         {"api", required_argument, NULL, 'A'},
         {"api-token-file", required_argument, NULL, 'K'},
+        {"peer-store", required_argument, NULL, 'P'},
+        {"no-peer-store", no_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -267,6 +312,9 @@ static int cmd_node(int argc, char **argv)
     int mdns_on = 0;
     long mdns_ms = 10000;
     shoal_mdns *mdns = NULL;
+    const char *store_path = NULL;
+    int store_off = 0;
+    shoal_peerstore *store = NULL;
     shoal_config cfg;
     shoal_node *node;
     int c, rc;
@@ -337,6 +385,8 @@ static int cmd_node(int argc, char **argv)
         case 'd': downloads = optarg; break;
         case 'A': api_addr = optarg; break;
         case 'K': token_file = optarg; break;
+        case 'P': store_path = optarg; break;
+        case 'Q': store_off = 1; break;
         case 'h': node_usage(stdout); return 0;
         default: node_usage(stderr); return 2;
         }
@@ -390,7 +440,16 @@ static int cmd_node(int argc, char **argv)
     for (i = 0; shoal_node_listen_addr(node, (size_t)i, addr, sizeof(addr)) == 0;
          i++)
         printf("listening on %s\n", addr);
-    if (start_api(node, files, &fcfg, api_addr, token_file, &api) < 0) {
+    if (!store_off &&
+        start_peer_store(node, store_path, cfg.key_file == key_path,
+                         cfg.max_peers, &store) < 0) {
+        shoal_files_free(files);
+        shoal_node_free(node);
+        return 1;
+    }
+    if (start_api(node, files, store, &fcfg, api_addr, token_file, &api) <
+        0) {
+        shoal_peerstore_free(store);
         shoal_files_free(files);
         shoal_node_free(node);
         return 1;
@@ -434,6 +493,7 @@ static int cmd_node(int argc, char **argv)
      * API's memory last, once nothing can reach it. */
     api_stop(api);
     shoal_files_free(files);
+    shoal_peerstore_free(store); /* its last changes written */
     shoal_node_free(node);
     api_free(api);
     return rc < 0 ? 1 : 0;
@@ -775,7 +835,10 @@ static int cmd_peers(int argc, char **argv)
         "       shoal peers [--timeout MS] HOST:PORT\n"
         "Lists a node's known peers: without an address, those of the node\n"
         "running here, through its API (default " API_DEFAULT_ADDR "); with\n"
-        "HOST:PORT, asks that classic node over its wire (LIST).\n";
+        "HOST:PORT, asks that classic node over its wire (LIST). Through\n"
+        "the API, the node's peer store follows: each stored peer's\n"
+        "address, when it was last seen, its failed dials in a row, and\n"
+        "whether it is connected now.\n";
     client_opts o;
     int i;
 
