@@ -461,6 +461,19 @@ int shoal_ping(shoal_node *node, const char *addr, uint32_t timeout_ms,
                shoal_ping_cb cb, void *user);
 int shoal_ping_serve(shoal_node *node);
 
+/* Adds the peer at addr, "/ip4|ip6/HOST/tcp/PORT/p2p/ID", to the known-peer
+ * table only once a connection has proved it is ID: pings it (Noise
+ * authenticates the id), then shoal_peer_add(ID, HOST, PORT). This is how
+ * discovery services take addresses heard from others. cb runs exactly
+ * once, unless this returns an error (SHOAL_EBADADDR for another form of
+ * address), with the id and 0 (added), SHOAL_EEXIST, SHOAL_EFULL, or the
+ * ping's error. */
+typedef void (*shoal_verified_cb)(shoal_node *node, int status,
+                                  const char *peer_id, void *user);
+int shoal_peer_add_verified(shoal_node *node, const char *addr,
+                            uint32_t timeout_ms, shoal_verified_cb cb,
+                            void *user);
+
 /* Identify (/ipfs/id/1.0.0), served by every secure node: what the peer at
  * addr says of itself. Strings are borrowed for the callback. */
 typedef struct shoal_identify_info {

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/multiaddr.h"
+
 static int parse_port(const char *s, size_t n, uint16_t *out)
 {
     unsigned long v = 0;
@@ -86,6 +88,32 @@ int shoal_addr_parse(const char *text, shoal_addr *out)
     if (set_host(out, text, (size_t)(colon - text)) < 0)
         return SHOAL_EBADADDR;
     return parse_port(colon + 1, strlen(colon + 1), &out->port);
+}
+
+int shoal_addr_parse_named(const char *text, shoal_addr *out, char *id,
+                           size_t idsize)
+{
+    uint8_t bin[SHOAL_MULTIADDR_MAX], idbin[SHOAL_ID_MAX];
+    const char *host, *tcp, *p2p, *idtext;
+
+    if (text == NULL ||
+        (strncmp(text, "/ip4/", 5) != 0 && strncmp(text, "/ip6/", 5) != 0))
+        return SHOAL_EBADADDR;
+    host = text + 5;
+    if ((tcp = strchr(host, '/')) == NULL || strncmp(tcp, "/tcp/", 5) != 0 ||
+        (p2p = strchr(tcp + 5, '/')) == NULL ||
+        strncmp(p2p, "/p2p/", 5) != 0)
+        return SHOAL_EBADADDR;
+    idtext = p2p + 5;
+    if (strchr(idtext, '/') != NULL || strlen(idtext) >= idsize ||
+        set_host(out, host, (size_t)(tcp - host)) < 0 ||
+        parse_port(tcp + 5, (size_t)(p2p - tcp - 5), &out->port) < 0 ||
+        out->port == 0 ||
+        shoal_peer_id_to_bytes(idtext, idbin, sizeof(idbin)) < 0 ||
+        shoal_multiaddr_to_bytes(text, bin, sizeof(bin)) < 0)
+        return SHOAL_EBADADDR;
+    strcpy(id, idtext);
+    return 0;
 }
 
 int shoal_addr_format(const char *host, uint16_t port, char *out, size_t size)

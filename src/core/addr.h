@@ -15,6 +15,12 @@ typedef struct shoal_addr {
 /* Returns 0 or SHOAL_EBADADDR. Port 0 is allowed (listen anywhere). */
 int shoal_addr_parse(const char *text, shoal_addr *out);
 
+/* A named peer's dialable address, "/ip4/HOST/tcp/PORT/p2p/ID" or the
+ * same with /ip6/, exactly: its host and port, and its id (a valid peer id
+ * text) in id. Returns 0 or SHOAL_EBADADDR. */
+int shoal_addr_parse_named(const char *text, shoal_addr *out, char *id,
+                           size_t idsize);
+
 /* Formats "HOST:PORT" ("[HOST]:PORT" for IPv6) into out; returns 0 or
  * SHOAL_EINVAL if it does not fit. */
 int shoal_addr_format(const char *host, uint16_t port, char *out,

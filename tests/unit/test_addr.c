@@ -160,6 +160,49 @@ static void test_round_trip(void **state)
     }
 }
 
+#define PID "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
+
+static void test_parse_named(void **state)
+{
+    static const char *const bad[] = {
+        "/ip4/127.0.0.1/tcp/4001",                 /* no id */
+        "/ip4/127.0.0.1/tcp/4001/p2p/",
+        "/ip4/127.0.0.1/tcp/4001/p2p/notanid",
+        "/ip4/127.0.0.1/tcp/4001/p2p/" PID "/x",   /* anything after */
+        "/ip4/127.0.0.1/tcp/0/p2p/" PID,           /* not dialable */
+        "/ip4/127.0.0.1/tcp/65536/p2p/" PID,
+        "/ip4/127.0.0.1/tcp/40x1/p2p/" PID,
+        "/ip4/127.0.0.1/udp/4001/p2p/" PID,
+        "/ip4/300.0.0.1/tcp/4001/p2p/" PID,        /* not an address */
+        "/dns4/x.test/tcp/4001/p2p/" PID,          /* a name to resolve */
+        "/ip4//tcp/4001/p2p/" PID,
+        "127.0.0.1:4001",
+        "",
+    };
+    char id[SHOAL_ID_MAX], small[8];
+    shoal_addr a;
+
+    (void)state;
+    assert_int_equal(shoal_addr_parse_named("/ip4/10.0.0.1/tcp/4001/p2p/" PID,
+                                            &a, id, sizeof(id)), 0);
+    assert_string_equal(a.host, "10.0.0.1");
+    assert_int_equal(a.port, 4001);
+    assert_string_equal(id, PID);
+    assert_int_equal(shoal_addr_parse_named("/ip6/::1/tcp/9/p2p/" PID, &a, id,
+                                            sizeof(id)), 0);
+    assert_string_equal(a.host, "::1");
+    assert_int_equal(a.port, 9);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (shoal_addr_parse_named(bad[i], &a, id, sizeof(id)) !=
+            SHOAL_EBADADDR)
+            fail_msg("accepted %s", bad[i]);
+    assert_int_equal(shoal_addr_parse_named(NULL, &a, id, sizeof(id)),
+                     SHOAL_EBADADDR);
+    assert_int_equal(shoal_addr_parse_named("/ip4/10.0.0.1/tcp/1/p2p/" PID,
+                                            &a, small, sizeof(small)),
+                     SHOAL_EBADADDR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_parse_host_length),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_parse_named),
     };
     return cmocka_run_group_tests_name("addr", tests, NULL, NULL);
 }
