@@ -22,6 +22,7 @@
 #include "shoal/dns.h"
 #include "shoal/files.h"
 #include "shoal/mdns.h"
+#include "shoal/pex.h"
 #include "shoal/peerstore.h"
 #include "shoal/tracker.h"
 
@@ -99,6 +100,13 @@ static void node_usage(FILE *out)
             "                        libp2p's _p2p._udp.local on port "
             "5353)\n"
             "  --mdns-interval MS    between mDNS queries (default 10000)\n"
+            "  --no-pex              do not exchange peers with neighbours "
+            "(secure mode\n"
+            "                        does by default: a network grown from "
+            "one\n"
+            "                        bootstrap peer keeps growing)\n"
+            "  --pex-interval MS     one neighbour asked this often "
+            "(default 30000)\n"
             "  --perf                serve /perf/1.0.0 (off by default)\n"
             "  --share DIR           share the files under DIR "
             "(recursively)\n"
@@ -284,6 +292,8 @@ static int cmd_node(int argc, char **argv)
         {"tracker-interval", required_argument, NULL, 'I'},
         {"mdns", no_argument, NULL, 'M'},
         {"mdns-interval", required_argument, NULL, 'N'},
+        {"no-pex", no_argument, NULL, 'X'},
+        {"pex-interval", required_argument, NULL, 'Y'},
         {"check-interval", required_argument, NULL, 'C'},
         {"log-level", required_argument, NULL, 'L'},
         {"share", required_argument, NULL, 's'},
@@ -312,6 +322,9 @@ static int cmd_node(int argc, char **argv)
     int mdns_on = 0;
     long mdns_ms = 10000;
     shoal_mdns *mdns = NULL;
+    int pex_off = 0;
+    long pex_ms = 30000;
+    shoal_pex *pex = NULL;
     const char *store_path = NULL;
     int store_off = 0;
     shoal_peerstore *store = NULL;
@@ -371,6 +384,10 @@ static int cmd_node(int argc, char **argv)
         case 'M': mdns_on = 1; break;
         case 'N':
             mdns_ms = parse_number(optarg, 100, 86400000, "--mdns-interval");
+            break;
+        case 'X': pex_off = 1; break;
+        case 'Y':
+            pex_ms = parse_number(optarg, 100, 86400000, "--pex-interval");
             break;
         case 'C':
             check_ms = parse_number(optarg, 0, 86400000, "--check-interval");
@@ -484,8 +501,18 @@ static int cmd_node(int argc, char **argv)
         if ((rc = shoal_mdns_new(&mdns, node, &mc)) < 0)
             fprintf(stderr, "shoal: --mdns: %s\n", shoal_strerror(rc));
     }
+    if (!cfg.classic && !pex_off) {
+        /* asks a neighbour for some of its peers now and then, adds those
+         * that answer a ping, up to --max-peers */
+        shoal_pex_config xc;
+        shoal_pex_config_init(&xc);
+        xc.interval_ms = (uint32_t)pex_ms;
+        if ((rc = shoal_pex_new(&pex, node, &xc)) < 0)
+            fprintf(stderr, "shoal: peer exchange: %s\n", shoal_strerror(rc));
+    }
     rc = shoal_node_run(node);
     bootstrap_free(boot);
+    shoal_pex_free(pex);
     shoal_mdns_free(mdns);
     shoal_tracker_client_free(tracker);
     /* The API first: its waiting requests are answered, its threads end;

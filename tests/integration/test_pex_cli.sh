@@ -1,0 +1,65 @@
+#!/bin/bash
+# Peer exchange between `shoal node` processes on loopback: B, C and D each
+# bootstrap from A alone, one after the other, so B's walk finds only A;
+# B must then learn C and D from its neighbours (peer exchange is on by
+# default in secure mode). A node with --no-pex never asks.
+#   test_pex_cli.sh SHOAL
+set -u
+SHOAL=$1
+TMP=$(mktemp -d)
+export HOME="$TMP"
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; for f in "$TMP"/*.log; do echo "--- $f"; cat "$f"; done; exit 1; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start NAME ARGS...: a node with its API on a free port (API_NAME); sets
+# ADDR to its first "listening on" address (waits up to 10 s).
+start() {
+    local name=$1 api; shift
+    api=127.0.0.1:$(free_port)
+    "$SHOAL" node --key "$TMP/$name.key" --listen /ip4/127.0.0.1/tcp/0 \
+        --api "$api" --downloads "$TMP/dl-$name" --log-level debug "$@" \
+        >"$TMP/$name.log" 2>&1 &
+    pids+=($!)
+    printf -v "API_$name" %s "$api"
+    for _ in $(seq 100); do
+        ADDR=$(sed -n 's/^listening on //p' "$TMP/$name.log" | head -1)
+        [ -n "$ADDR" ] && return 0
+        kill -0 "${pids[-1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    fail "$name did not start"
+}
+
+# until SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
+until_ok() {
+    local end=$((SECONDS + $1)); shift
+    while [ $SECONDS -lt $end ]; do
+        "$@" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# knows API ID...: the node behind API has every ID in its peer table.
+knows() {
+    local api=$1 out; shift
+    out=$("$SHOAL" peers --api "$api" --json 2>/dev/null) || return 1
+    for id in "$@"; do grep -q "$id" <<<"$out" || return 1; done
+}
+
+start a --pex-interval 300; A=$ADDR
+start b --bootstrap "$A" --hops 1 --pex-interval 300; B=$ADDR
+until_ok 20 knows "$API_b" "${A##*/p2p/}" || fail "b did not join a"
+start c --bootstrap "$A" --hops 1 --pex-interval 300; C=$ADDR
+start d --bootstrap "$A" --hops 1 --pex-interval 300 --no-pex; D=$ADDR
+until_ok 30 knows "$API_b" "${C##*/p2p/}" "${D##*/p2p/}" ||
+    fail "b did not learn c and d by peer exchange"
+grep -q "pex_peer_added peer=${C##*/p2p/}" "$TMP/b.log" || fail "b did not add c by peer exchange"
+grep -q "pex_peer_added" "$TMP/d.log" && fail "d asked, with --no-pex"
+echo "pex cli: ok"
