@@ -85,7 +85,8 @@ int shoal_tracker_flush(shoal_tracker *t);
 typedef struct shoal_tracker_client shoal_tracker_client;
 
 typedef struct shoal_tracker_client_config {
-    const char *const *trackers; /* multiaddrs with /p2p/ */
+    const char *const *trackers; /* multiaddrs with /p2p/, each tracker
+                                  * (peer id) once */
     size_t ntrackers;            /* 1..8 */
     const char *const *topics;   /* announced under these (may be none) */
     size_t ntopics;
@@ -94,8 +95,10 @@ typedef struct shoal_tracker_client_config {
     size_t naddrs;
     uint32_t interval_ms;        /* re-announce period */
     size_t target_peers;         /* stop adding peers at this many */
-    uint32_t backoff_min_ms;     /* after a failure: from this, */
-    uint32_t backoff_max_ms;     /* doubling up to this, with jitter */
+    uint32_t backoff_min_ms;     /* after a failure: from this (>= 1), */
+    uint32_t backoff_max_ms;     /* doubling up to this (>= min); each
+                                  * wait, and each interval, give or take
+                                  * a quarter */
     uint32_t request_timeout_ms;
 } shoal_tracker_client_config;
 
@@ -105,9 +108,18 @@ void shoal_tracker_client_config_init(shoal_tracker_client_config *cfg);
 
 /* Announces to every tracker now and then every interval_ms. Each returned
  * peer not yet known is pinged; one that answers is added to the node's
- * peer table (shoal_peer_add), until target_peers are known. A tracker that
- * fails is retried with backoff; peers already known are kept whatever the
- * trackers do. Strings are copied. */
+ * peer table (shoal_peer_add), until target_peers are known. Each tracker
+ * is on its own schedule: one that fails (refused, no answer in
+ * request_timeout_ms, an ERRO) is retried after backoff_min_ms, then twice
+ * that after each failure in a row, at most backoff_max_ms; its first
+ * success puts it back on interval_ms. The others go on meanwhile, and
+ * peers already known are kept whatever the trackers do. Strings are
+ * copied. Refused, with a WARN line saying why: no trackers or more than 8
+ * (SHOAL_EINVAL), one without /p2p/ID (SHOAL_EBADADDR), two with the same
+ * peer id (SHOAL_EEXIST), backoff_min_ms 0 or above backoff_max_ms, more
+ * than 8 topics or addrs, an empty topic or one with a newline
+ * (SHOAL_EINVAL); interval_ms and request_timeout_ms 0 mean the
+ * defaults. */
 int shoal_tracker_client_new(shoal_tracker_client **out, shoal_node *node,
                              const shoal_tracker_client_config *cfg);
 /* Stops announcing; outstanding requests finish without effect. */
@@ -120,6 +132,27 @@ typedef struct shoal_tracker_client_stats {
 } shoal_tracker_client_stats;
 void shoal_tracker_client_stats_get(const shoal_tracker_client *c,
                                     shoal_tracker_client_stats *out);
+
+/* One tracker's side, i in the order of cfg->trackers. */
+typedef struct shoal_tracker_client_tracker_stats {
+    const char *addr;           /* as configured; valid until the free */
+    uint64_t announces_ok;      /* answered without ERRO */
+    uint64_t failures;          /* announces that failed, ever */
+    uint32_t failures_in_row;   /* since the last success; 0: not failing */
+    uint32_t backoff_ms;        /* the retry delay now, before jitter
+                                 * (backoff_min_ms << failures_in_row - 1,
+                                 * at most backoff_max_ms); 0: not failing */
+    uint32_t wait_ms;           /* the wait chosen after the last announce:
+                                 * backoff_ms or interval_ms, jittered */
+    uint32_t next_ms;           /* until the next announce; 0 while one is
+                                 * in flight or due */
+    int in_flight;              /* an announce waits for its answer */
+} shoal_tracker_client_tracker_stats;
+
+/* 0, or SHOAL_EINVAL when i is not a configured tracker (*out zeroed). */
+int shoal_tracker_client_tracker_stats_get(
+    const shoal_tracker_client *c, size_t i,
+    shoal_tracker_client_tracker_stats *out);
 
 #ifdef __cplusplus
 }

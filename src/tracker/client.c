@@ -8,10 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "core/frame.h"
 #include "shoal/tracker.h"
+#include "tracker/backoff.h"
 #include "tracker/protocol.h"
 
 #define TICK_MS 100
@@ -43,7 +42,9 @@ typedef struct tracker_state {
     tlink *link;              /* the stream, open or opening; or NULL */
     uint64_t next_ms;         /* announce at */
     uint64_t deadline_ms;     /* the answer is due by then */
-    uint32_t backoff_ms;      /* 0: not failing */
+    trk_backoff backoff;      /* the retry schedule (backoff.h) */
+    uint32_t wait_ms;         /* chosen after the last announce */
+    uint64_t announces_ok, failures;
     int in_flight;            /* an announce waits for its answer */
 } tracker_state;
 
@@ -73,13 +74,6 @@ void shoal_tracker_client_config_init(shoal_tracker_client_config *cfg)
 static uint64_t now_ms(client *c)
 {
     return uv_now(shoal_node_loop(c->node));
-}
-
-/* d, give or take a quarter, so that many clients do not beat in step. */
-static uint32_t jitter(uint32_t d)
-{
-    uint32_t q = d / 4;
-    return q ? d - q + randombytes_uniform(2 * q + 1) : d;
 }
 
 static int pinging(const client *c, const char *id)
@@ -156,13 +150,6 @@ static void on_peer(const trk_peer_msg *m, void *user)
     }
 }
 
-/* d doubled from min, up to max (d 0: min). */
-static uint32_t backoff_next(uint32_t d, uint32_t min, uint32_t max)
-{
-    d = d == 0 ? min : d > max / 2 ? max : 2 * d;
-    return d > max ? max : d;
-}
-
 /* The announce to tracker i is over: ok, or failed (why, for the log). */
 static void announce_end(client *c, size_t i, int ok, const char *why)
 {
@@ -171,20 +158,25 @@ static void announce_end(client *c, size_t i, int ok, const char *why)
     ts->in_flight = 0;
     if (ok) {
         c->stats.announces_ok++;
-        if (ts->backoff_ms != 0)
-            shoal_log(c->node, SHOAL_LOG_INFO, "tracker_back tracker=%s",
-                      ts->addr);
-        ts->backoff_ms = 0;
-        ts->next_ms = now_ms(c) + jitter(c->cfg.interval_ms);
+        ts->announces_ok++;
+        if (ts->backoff.failures != 0)
+            shoal_log(c->node, SHOAL_LOG_INFO, "tracker_back tracker=%s "
+                      "failures=%u", ts->addr,
+                      (unsigned)ts->backoff.failures);
+        trk_backoff_reset(&ts->backoff);
+        ts->wait_ms = trk_jitter(c->cfg.interval_ms, ts->backoff.rand,
+                                 ts->backoff.rand_user);
+        ts->next_ms = now_ms(c) + ts->wait_ms;
         return;
     }
     c->stats.announces_failed++;
-    ts->backoff_ms = backoff_next(ts->backoff_ms, c->cfg.backoff_min_ms,
-                                  c->cfg.backoff_max_ms);
-    ts->next_ms = now_ms(c) + jitter(ts->backoff_ms);
+    ts->failures++;
+    ts->wait_ms = trk_backoff_fail(&ts->backoff);
+    ts->next_ms = now_ms(c) + ts->wait_ms;
     shoal_log(c->node, SHOAL_LOG_DEBUG, "tracker_failed tracker=%s "
-              "error=\"%s\" retry_ms=%u", ts->addr, why,
-              (unsigned)ts->backoff_ms);
+              "error=\"%s\" failures=%u backoff_ms=%u retry_ms=%u",
+              ts->addr, why, (unsigned)ts->backoff.failures,
+              (unsigned)ts->backoff.cur_ms, (unsigned)ts->wait_ms);
 }
 
 /* One answer from the tracker: PLST (its peers), ERRO or REPL. */
@@ -394,35 +386,83 @@ static void free_strings(char **v)
     free(v);
 }
 
+/* The peer id of a tracker's multiaddr: what follows its last "/p2p/", up
+ * to the next '/' (*len), or NULL without one. */
+static const char *tracker_id(const char *addr, size_t *len)
+{
+    const char *p = NULL, *q;
+
+    for (q = strstr(addr, "/p2p/"); q != NULL; q = strstr(q + 1, "/p2p/"))
+        p = q + 5;
+    if (p == NULL)
+        return NULL;
+    q = strchr(p, '/');
+    *len = q != NULL ? (size_t)(q - p) : strlen(p);
+    return *len > 0 ? p : NULL;
+}
+
+/* Why cfg cannot be used (and the error), or NULL when it can. */
+static const char *config_refused(const shoal_tracker_client_config *cfg,
+                                  int *rc)
+{
+    *rc = SHOAL_EINVAL;
+    if (cfg->ntrackers == 0 || cfg->trackers == NULL)
+        return "no trackers";
+    if (cfg->ntrackers > TRACKERS_MAX)
+        return "more than 8 trackers";
+    if (cfg->ntopics > TRK_TOPICS_MAX)
+        return "more than 8 topics";
+    if (cfg->naddrs > TRK_ADDRS_MAX)
+        return "more than 8 addrs";
+    if (trk_backoff_check(cfg->backoff_min_ms, cfg->backoff_max_ms) < 0)
+        return "backoff_min_ms must be from 1 to backoff_max_ms";
+    for (size_t i = 0; i < cfg->ntopics; i++) {
+        size_t n = strlen(cfg->topics[i]);
+        if (n == 0 || n > TRK_TOPIC_MAX || strchr(cfg->topics[i], '\n'))
+            return "bad topic";
+    }
+    for (size_t i = 0; i < cfg->ntrackers; i++) {
+        const char *id;
+        size_t n;
+        if ((id = tracker_id(cfg->trackers[i], &n)) == NULL) {
+            *rc = SHOAL_EBADADDR;
+            return "tracker address without /p2p/ID";
+        }
+        /* one tracker is one peer: two of its addresses would announce
+         * twice over one connection and count its failures twice */
+        for (size_t k = 0; k < i; k++) {
+            size_t m;
+            const char *other = tracker_id(cfg->trackers[k], &m);
+            if (m == n && memcmp(other, id, n) == 0) {
+                *rc = SHOAL_EEXIST;
+                return "the same tracker twice";
+            }
+        }
+    }
+    return NULL;
+}
+
 int shoal_tracker_client_new(shoal_tracker_client **out, shoal_node *node,
                              const shoal_tracker_client_config *cfg)
 {
+    const char *why;
     client *c;
     int rc;
 
     *out = NULL;
-    if (shoal_node_peer_id(node) == NULL || cfg->ntrackers == 0 ||
-        cfg->ntrackers > TRACKERS_MAX || cfg->ntopics > TRK_TOPICS_MAX ||
-        cfg->naddrs > TRK_ADDRS_MAX)
+    if (shoal_node_peer_id(node) == NULL)
         return SHOAL_EINVAL;
-    for (size_t i = 0; i < cfg->ntopics; i++) {
-        size_t n = strlen(cfg->topics[i]);
-        if (n == 0 || n > TRK_TOPIC_MAX || strchr(cfg->topics[i], '\n'))
-            return SHOAL_EINVAL;
+    if ((why = config_refused(cfg, &rc)) != NULL) {
+        shoal_log(node, SHOAL_LOG_WARN, "tracker_client_refused "
+                  "reason=\"%s\"", why);
+        return rc;
     }
-    for (size_t i = 0; i < cfg->ntrackers; i++)
-        if (strstr(cfg->trackers[i], "/p2p/") == NULL)
-            return SHOAL_EBADADDR;
     if ((c = calloc(1, sizeof(*c))) == NULL)
         return SHOAL_ENOMEM;
     c->node = node;
     c->cfg = *cfg;
     if (c->cfg.interval_ms == 0)
         c->cfg.interval_ms = 30000;
-    if (c->cfg.backoff_min_ms == 0)
-        c->cfg.backoff_min_ms = 1000;
-    if (c->cfg.backoff_max_ms < c->cfg.backoff_min_ms)
-        c->cfg.backoff_max_ms = c->cfg.backoff_min_ms;
     if (c->cfg.request_timeout_ms == 0)
         c->cfg.request_timeout_ms = 5000;
     c->topics = copy_strings(cfg->topics, cfg->ntopics);
@@ -433,6 +473,8 @@ int shoal_tracker_client_new(shoal_tracker_client **out, shoal_node *node,
     for (size_t i = 0; rc == 0 && i < cfg->ntrackers; i++) {
         if ((c->trk[i].addr = strdup(cfg->trackers[i])) == NULL)
             rc = SHOAL_ENOMEM;
+        trk_backoff_init(&c->trk[i].backoff, cfg->backoff_min_ms,
+                         cfg->backoff_max_ms, NULL, NULL);
         c->trk[i].next_ms = 0; /* at the first tick */
     }
     c->cfg.trackers = NULL;
@@ -475,4 +517,29 @@ void shoal_tracker_client_stats_get(const shoal_tracker_client *c,
                                     shoal_tracker_client_stats *out)
 {
     *out = c->stats;
+}
+
+int shoal_tracker_client_tracker_stats_get(
+    const shoal_tracker_client *c, size_t i,
+    shoal_tracker_client_tracker_stats *out)
+{
+    const tracker_state *ts;
+    uint64_t now;
+
+    memset(out, 0, sizeof(*out));
+    if (i >= c->cfg.ntrackers)
+        return SHOAL_EINVAL;
+    ts = &c->trk[i];
+    now = uv_now(shoal_node_loop(c->node));
+    out->addr = ts->addr;
+    out->announces_ok = ts->announces_ok;
+    out->failures = ts->failures;
+    out->failures_in_row = ts->backoff.failures;
+    out->backoff_ms = ts->backoff.cur_ms;
+    out->wait_ms = ts->wait_ms;
+    out->in_flight = ts->in_flight;
+    if (!ts->in_flight && ts->next_ms > now)
+        out->next_ms = ts->next_ms - now > UINT32_MAX
+                           ? UINT32_MAX : (uint32_t)(ts->next_ms - now);
+    return 0;
 }
