@@ -1,6 +1,7 @@
 /* shoal-tracker: a tracker (include/shoal/tracker.h) on a secure shoal
- * node, its state kept in SQLite; and "shoal-tracker stat ADDR", which asks
- * a running tracker for its figures. */
+ * node, its state kept in SQLite, its figures on a web page if asked
+ * (--http, http.c); and "shoal-tracker stat ADDR", which asks a running
+ * tracker for its figures. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 
 #include "shoal.h"
 #include "shoal/tracker.h"
+
+#include "http.h"
 
 #define DEFAULT_LISTEN "/ip4/127.0.0.1/tcp/7800"
 
@@ -33,6 +36,12 @@ static void usage(FILE *out)
             "  --rate N            announces per second per source host "
             "(default 20)\n"
             "  --burst N           and the burst allowed (default 40)\n"
+            "  --http HOST:PORT    serve the figures: GET /stats (JSON) and "
+            "GET / (a\n"
+            "                      page); HOST bound as given, numeric or "
+            "localhost;\n"
+            "                      a bare PORT is 127.0.0.1 (default: "
+            "none)\n"
             "  --log-level LEVEL   error, warn, info or debug (default info)\n"
             "  --help              this text\n",
             DEFAULT_LISTEN);
@@ -133,12 +142,15 @@ int main(int argc, char **argv)
         {"ttl", required_argument, NULL, 't'},
         {"rate", required_argument, NULL, 'r'},
         {"burst", required_argument, NULL, 'b'},
+        {"http", required_argument, NULL, 'H'},
         {"log-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char key_path[4096], db_path[4096], addr[1024];
-    const char *listen[8], *db = NULL;
+    char err[256];
+    const char *listen[8], *db = NULL, *http_addr = NULL;
+    stats_http *http = NULL;
     shoal_tracker_config tc;
     shoal_tracker *tracker;
     shoal_config cfg;
@@ -171,6 +183,7 @@ int main(int argc, char **argv)
         case 'b':
             tc.burst = (double)number(optarg, 1, 10000000, "--burst");
             break;
+        case 'H': http_addr = optarg; break;
         case 'L':
             for (cfg.log_level = SHOAL_LOG_DEBUG; cfg.log_level >= 0;
                  cfg.log_level--)
@@ -221,11 +234,22 @@ int main(int argc, char **argv)
         shoal_node_free(node);
         return 1;
     }
+    if (http_addr != NULL &&
+        stats_http_start(&http, node, tracker, http_addr, err,
+                         sizeof(err)) < 0) {
+        fprintf(stderr, "shoal-tracker: %s\n", err);
+        shoal_tracker_free(tracker);
+        shoal_node_free(node);
+        return 1;
+    }
     for (i = 0; shoal_node_listen_addr(node, (size_t)i, addr, sizeof(addr)) == 0;
          i++)
         printf("listening on %s\n", addr);
+    if (http != NULL)
+        printf("stats on %s\n", stats_http_url(http));
     fflush(stdout);
     rc = shoal_node_run(node);
+    stats_http_stop(http);         /* before the tracker it reads */
     shoal_tracker_free(tracker);   /* the last changes written */
     shoal_node_free(node);
     return rc < 0 ? 1 : 0;
