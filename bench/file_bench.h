@@ -11,6 +11,7 @@
 #define SHOAL_FILE_BENCH_H
 
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "bench.h"
@@ -156,6 +157,26 @@ static inline void file_bench_raw_reader_loop(void *arg)
     free(buf);
 }
 
+/* What a timed copy cost the whole process (every thread), on stderr:
+ * CPU seconds (user, system), and the cores it kept busy on average, minor
+ * page faults and context switches. CPU time counts less of what other
+ * programs on the machine do than wall time does. */
+static inline void file_bench_print_usage(const struct rusage *a,
+                                          const struct rusage *b,
+                                          double wall)
+{
+    double user = (double)(b->ru_utime.tv_sec - a->ru_utime.tv_sec) +
+                  (double)(b->ru_utime.tv_usec - a->ru_utime.tv_usec) / 1e6;
+    double sys = (double)(b->ru_stime.tv_sec - a->ru_stime.tv_sec) +
+                 (double)(b->ru_stime.tv_usec - a->ru_stime.tv_usec) / 1e6;
+
+    fprintf(stderr, "cpu %.2f s (user %.2f, system %.2f; %.2f cores), "
+                    "%ld minor faults, %ld+%ld context switches\n",
+            user + sys, user, sys, wall > 0 ? (user + sys) / wall : 0,
+            b->ru_minflt - a->ru_minflt, b->ru_nvcsw - a->ru_nvcsw,
+            b->ru_nivcsw - a->ru_nivcsw);
+}
+
 /* Seconds for the raw copy (with or without the fsync); 0 if it failed. */
 static inline double file_bench_raw_once(const file_bench *fb, int do_fsync)
 {
@@ -166,6 +187,7 @@ static inline double file_bench_raw_once(const file_bench *fb, int do_fsync)
     uv_thread_t th;
     int port, fd, in;
     double t0;
+    struct rusage ru0, ru1;
 
     snprintf(out, sizeof(out), "%s/raw-copy.bin", fb->root);
     memset(&r, 0, sizeof(r));
@@ -176,6 +198,7 @@ static inline double file_bench_raw_once(const file_bench *fb, int do_fsync)
     if (buf == NULL ||
         uv_thread_create(&th, file_bench_raw_reader_loop, &r) < 0)
         bench_die("raw setup", ENOMEM);
+    getrusage(RUSAGE_SELF, &ru0);
     t0 = bench_now();
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     in = open(fb->src_path, O_RDONLY | O_CLOEXEC);
@@ -194,6 +217,10 @@ static inline double file_bench_raw_once(const file_bench *fb, int do_fsync)
     close(in);
     shutdown(fd, SHUT_WR);
     uv_thread_join(&th);
+    getrusage(RUSAGE_SELF, &ru1);
+    fprintf(stderr, "%s: raw copy%s: ", fb->prog,
+            do_fsync ? "" : " without fsync");
+    file_bench_print_usage(&ru0, &ru1, r.t_end - t0);
     close(fd);
     close(r.lfd);
     free(buf);

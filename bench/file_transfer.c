@@ -100,6 +100,7 @@ static double download_once(const file_bench *fb, file_bench_holder *hs,
     unsigned id;
     int rc;
     double t0, t1 = 0, t_written = 0, deadline;
+    struct rusage ru0, ru1;
 
     snprintf(dl, sizeof(dl), "%s/dl-%zu-%d", fb->root, n, run);
     if (uv_loop_init(&loop) < 0)
@@ -118,6 +119,7 @@ static double download_once(const file_bench *fb, file_bench_holder *hs,
     if ((rc = shoal_files_new(&f, node, &fc)) < 0)
         bench_die("client files", rc);
 
+    getrusage(RUSAGE_SELF, &ru0);
     t0 = bench_now();
     if ((rc = shoal_files_get(f, hash, &id)) < 0)
         bench_die("shoal_files_get", rc);
@@ -136,11 +138,13 @@ static double download_once(const file_bench *fb, file_bench_holder *hs,
     }
     if (info.state == SHOAL_TRANSFER_DONE) {
         t1 = bench_now();
+        getrusage(RUSAGE_SELF, &ru1);
         fprintf(stderr,
                 "file_transfer: %zu holder(s): chunks written after %.2f s, "
-                "then fsync and link %.2f s\n",
+                "then fsync and link %.2f s; ",
                 n, (t_written > 0 ? t_written : t1) - t0,
                 t_written > 0 ? t1 - t_written : 0);
+        file_bench_print_usage(&ru0, &ru1, t1 - t0);
     }
     snprintf(done_path, sizeof(done_path), "%s",
              info.state == SHOAL_TRANSFER_DONE ? info.path : "");

@@ -400,6 +400,7 @@ static void on_tick(shoal_node *node, void *user)
         scan_start(f);
     files_search_tick(f, now);
     files_transfer_tick(f, now);
+    shoal_bufcache_trim_idle(&f->chunk_bufs, FILES_BUFS_IDLE_MS);
 }
 
 /* The real path of dir, which must be a folder; made if make is set. */
@@ -437,6 +438,16 @@ int shoal_files_new(shoal_files **out, shoal_node *node,
         return SHOAL_EINVAL;
     if ((f = calloc(1, sizeof(*f))) == NULL)
         return SHOAL_ENOMEM;
+    /* a download holds at most twice its chunks in flight (received,
+     * being hashed or written); a few more for the chunks being served */
+    if (shoal_bufcache_init(&f->chunk_bufs, SHOAL_FILES_CHUNK,
+                            2 * cfg->chunks_in_flight + 4 <
+                                    SHOAL_BUFCACHE_MAX
+                                ? 2 * cfg->chunks_in_flight + 4
+                                : SHOAL_BUFCACHE_MAX) < 0) {
+        free(f);
+        return SHOAL_ENOMEM;
+    }
     f->node = node;
     f->cfg = *cfg;
     f->cfg.share_dir = f->cfg.download_dir = NULL; /* kept as real paths */
@@ -469,6 +480,7 @@ fail:
     free(f->share);
     free(f->downloads);
     free(f->partial);
+    shoal_bufcache_destroy(&f->chunk_bufs);
     free(f);
     return rc;
 }
@@ -488,6 +500,7 @@ static void files_destroy(shoal_files *f)
     free(f->share);
     free(f->downloads);
     free(f->partial);
+    shoal_bufcache_destroy(&f->chunk_bufs);
     free(f);
 }
 

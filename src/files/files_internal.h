@@ -5,12 +5,14 @@
 
 #include <stdint.h>
 
+#include "core/bufcache.h"
 #include "files/manifest.h"
 #include "files/protocol.h"
 #include "shoal/files.h"
 
 /* How often the service's one timer looks at its deadlines. */
 #define FILES_TICK_MS 100
+#define FILES_BUFS_IDLE_MS 2000 /* kept chunk buffers go after this */
 /* Query ids remembered, to forward each search once. */
 #define FILES_SEEN 1024
 #define FILES_SEEN_MS 60000
@@ -79,6 +81,10 @@ struct shoal_files {
     unsigned next_transfer_id;
     shoal_transfer_cb on_transfer;
     void *on_transfer_user;
+
+    /* SHOAL_FILES_CHUNK-byte buffers, for the chunks read (serving) and
+     * received (downloading): reused, not faulted in afresh each time */
+    shoal_bufcache chunk_bufs;
 
     unsigned pending;         /* requests and thread-pool work in flight */
     int dead;                 /* shoal_files_free() was called */

@@ -53,7 +53,11 @@ static void read_work(uv_work_t *w)
         j->error = -ESTALE; /* changed since it was indexed */
         goto out;
     }
-    if ((j->buf = malloc(j->len ? j->len : 1)) == NULL) {
+    /* a chunk's buffer is a kept one; a whole file (FGET) its own */
+    j->buf = j->len > 0 && j->len <= SHOAL_FILES_CHUNK
+                 ? shoal_bufcache_get(&j->f->chunk_bufs)
+                 : malloc(j->len ? j->len : 1);
+    if (j->buf == NULL) {
         j->error = -ENOMEM;
         goto out;
     }
@@ -91,7 +95,10 @@ static void read_after(uv_work_t *w, int status)
         job_unlink(j);
         shoal_req_done(j->req);
     }
-    free(j->buf);
+    if (j->len > 0 && j->len <= SHOAL_FILES_CHUNK)
+        shoal_bufcache_put(&f->chunk_bufs, j->buf);
+    else
+        free(j->buf);
     free(j->name);
     free(j);
     files_release(f);

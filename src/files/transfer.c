@@ -168,7 +168,18 @@ struct disk_job {
     size_t holder;
     char *final_path;
     uint64_t resumed;
+    int cached;               /* buf is from f->chunk_bufs */
 };
+
+/* A disk job's buffer goes back where it came from. */
+static void job_buf_free(disk_job *j)
+{
+    if (j->cached)
+        shoal_bufcache_put(&j->t->f->chunk_bufs, j->buf);
+    else
+        free(j->buf);
+    j->buf = NULL;
+}
 
 /* Chunks are verified in parallel on the pool, then written by one job at
  * a time: writers of one file on several threads only queue on its inode
@@ -199,7 +210,7 @@ static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
 static void resume_scan(disk_job *j)
 {
     files_transfer *t = j->t;
-    uint8_t *buf = malloc(SHOAL_FILES_CHUNK), h[FILES_HASH];
+    uint8_t *buf = shoal_bufcache_get(&t->f->chunk_bufs), h[FILES_HASH];
     struct stat st;
 
     memset(&st, 0, sizeof(st)); /* size 0 if fstat fails: nothing resumed */
@@ -221,7 +232,7 @@ static void resume_scan(disk_job *j)
                 j->resumed += len;
             }
         }
-    free(buf);
+    shoal_bufcache_put(&t->f->chunk_bufs, buf);
     /* leftovers past the end (an older, longer try) must not stay; a
      * shorter file is not extended here: writes into a sparse file's
      * holes cost ext4 several times what appending does, and the last
@@ -366,7 +377,7 @@ static void disk_after(uv_work_t *w, int status)
     }
     if (j != NULL) {
         free(j->final_path);
-        free(j->buf);
+        job_buf_free(j);
         free(j);
     }
     write_next(t);
@@ -395,7 +406,7 @@ static void write_batch_done(files_transfer *t, disk_job *j)
             t->received += j->len;
             t->rate_bytes += j->len;
         }
-        free(j->buf);
+        job_buf_free(j);
         free(j);
         j = next;
     }
@@ -431,6 +442,7 @@ static int disk_queue(files_transfer *t, int kind, uint32_t chunk,
     j->buf = buf;
     j->len = len;
     j->holder = holder;
+    j->cached = kind == DJ_VERIFY; /* a chunk received (chunk_send) */
     j->work.data = j;
     if (kind == DJ_WRITE) {
         write_enqueue(t, j);
@@ -464,7 +476,7 @@ static void write_drop_all(files_transfer *t)
         disk_job *j = t->wq_head;
         t->wq_head = j->next;
         t->disk_pending--;
-        free(j->buf);
+        job_buf_free(j);
         free(j);
     }
     t->wq_tail = NULL;
@@ -528,17 +540,17 @@ static void chunk_on_end(int status, void *user)
     h->inflight--;
     if (f->dead || t->phase != PH_RUN) {
         t->state[c->chunk] = C_TODO;
-        free(c->buf);
+        shoal_bufcache_put(&f->chunk_bufs, c->buf);
     } else if (status == 0 && !c->bad && c->got == c->len) {
         h->strikes = 0;
         if (disk_queue(t, DJ_VERIFY, c->chunk, c->buf, c->len, c->holder) <
             0) {
-            free(c->buf);
+            shoal_bufcache_put(&f->chunk_bufs, c->buf);
             t->state[c->chunk] = C_TODO;
             fail(t, SHOAL_ENOMEM, "out_of_memory");
         }
     } else {
-        free(c->buf);
+        shoal_bufcache_put(&f->chunk_bufs, c->buf);
         t->state[c->chunk] = C_TODO;
         if (c->chunk < t->next_todo)
             t->next_todo = c->chunk;
@@ -575,7 +587,7 @@ static int chunk_send(files_transfer *t, uint32_t i, size_t hi)
     c->holder = hi;
     c->chunk = i;
     c->len = files_chunk_len(t->size, i);
-    if ((c->buf = malloc(c->len)) == NULL) {
+    if ((c->buf = shoal_bufcache_get(&t->f->chunk_bufs)) == NULL) {
         free(c);
         return SHOAL_ENOMEM;
     }
@@ -584,7 +596,7 @@ static int chunk_send(files_transfer *t, uint32_t i, size_t hi)
                        strlen(payload), CHUNK_TIMEOUT_MS, chunk_on_reply,
                        chunk_on_end, c);
     if (rc < 0) {
-        free(c->buf);
+        shoal_bufcache_put(&t->f->chunk_bufs, c->buf);
         free(c);
         return rc;
     }
