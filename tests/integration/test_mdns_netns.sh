@@ -38,7 +38,8 @@ for i in $(seq $N); do
     ip -n $ns addr add 10.77.0.$i/24 dev eth0
     ip -n $ns link set eth0 up
     ip -n $ns link set lo up
-    ip netns exec $ns "$SHOAL" node --mdns --mdns-interval 1000 \
+    # --no-pex: every peer must be found by mDNS itself, not passed on
+    ip netns exec $ns "$SHOAL" node --mdns --mdns-interval 1000 --no-pex \
         --listen /ip4/10.77.0.$i/tcp/4001 --key "$T/k$i" --api off \
         --downloads "$T/d$i" --log-level info >"$T/n$i.log" 2>&1 &
     pids+=($!)
