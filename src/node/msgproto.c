@@ -57,18 +57,47 @@ static int out_pump(out_queue *q, shoal_stream *s)
     return 0;
 }
 
-/* Queues a header and a payload (copied), then pumps. */
+/* Writes what the stream takes of p[0 .. *len) when nothing is queued
+ * before it; advances p and *len past what it took. 0 or an error. */
+static int write_direct(out_queue *q, shoal_stream *s, const uint8_t **p,
+                        size_t *len)
+{
+    size_t taken = 0;
+    int rc;
+
+    if (q->head != NULL || *len == 0)
+        return 0;
+    if ((rc = shoal_yamux_stream_write(s->ys, *p, *len, &taken)) < 0)
+        return rc;
+    *p += taken;
+    *len -= taken;
+    return 0;
+}
+
+/* Sends a header and a payload: straight to the stream as far as it takes
+ * them (a 1 MiB chunk reply is not copied twice), the rest queued (copied)
+ * for writable(). */
 static int out_push(out_queue *q, shoal_stream *s, const uint8_t *header,
                     const void *data, size_t len)
 {
-    out_chunk *c = malloc(sizeof(*c) + SHOAL_FRAME_HEADER + len);
+    const uint8_t *h = header, *d = data;
+    size_t hlen = SHOAL_FRAME_HEADER;
+    out_chunk *c;
+    int rc;
 
-    if (c == NULL)
+    if ((rc = write_direct(q, s, &h, &hlen)) < 0 ||
+        (hlen == 0 && (rc = write_direct(q, s, &d, &len)) < 0))
+        return rc;
+    if (hlen + len == 0) {
+        shoal_session_kick(s->sess);
+        return 0;
+    }
+    if ((c = malloc(sizeof(*c) + hlen + len)) == NULL)
         return SHOAL_ENOMEM;
-    memcpy(c->data, header, SHOAL_FRAME_HEADER);
+    memcpy(c->data, h, hlen);
     if (len)
-        memcpy(c->data + SHOAL_FRAME_HEADER, data, len);
-    c->len = SHOAL_FRAME_HEADER + len;
+        memcpy(c->data + hlen, d, len);
+    c->len = hlen + len;
     c->off = 0;
     c->next = NULL;
     if (q->tail != NULL)

@@ -431,9 +431,9 @@ static const char *config_refused(const shoal_tracker_client_config *cfg,
         /* one tracker is one peer: two of its addresses would announce
          * twice over one connection and count its failures twice */
         for (size_t k = 0; k < i; k++) {
-            size_t m;
+            size_t m = 0;
             const char *other = tracker_id(cfg->trackers[k], &m);
-            if (m == n && memcmp(other, id, n) == 0) {
+            if (other != NULL && m == n && memcmp(other, id, n) == 0) {
                 *rc = SHOAL_EEXIST;
                 return "the same tracker twice";
             }
