@@ -1,6 +1,8 @@
 /* Helpers shared by the integration tests: running a loop until a condition
- * holds (with a guard timer, never sleep-and-hope), recording a request's
- * replies, and small socket utilities. Header-only, static functions. */
+ * holds (with a guard timer, never sleep-and-hope), making and closing
+ * nodes, recording a request's replies, and small socket utilities.
+ * Header-only, static functions. Include it after <cmocka.h> (the node
+ * helpers assert). */
 #ifndef SHOAL_ITEST_H
 #define SHOAL_ITEST_H
 
@@ -60,6 +62,94 @@ static inline int itest_run_until(uv_loop_t *loop, itest_cond_fn cond,
 static inline int itest_int_nonzero(void *arg)
 {
     return *(volatile int *)arg != 0;
+}
+
+/* ---------------------------------------------------------------- nodes */
+
+/* A log callback that drops every line, or prints it to stderr when the
+ * environment has SHOAL_DEBUG (set it to see a failing test's nodes). */
+static inline void itest_log_sink(int level, const char *line, void *user)
+{
+    (void)level;
+    (void)user;
+    if (getenv("SHOAL_DEBUG"))
+        fprintf(stderr, "%s\n", line);
+}
+
+/* The config of a test's secure node: no signal handling, listening on
+ * listen (a multiaddr, port 0 for any), handshakes given
+ * handshake_timeout_ms (0: the library's default), every log line at
+ * DEBUG and up to itest_log_sink. Change what else the test needs, then
+ * itest_node_new. */
+static inline void itest_secure_config(shoal_config *cfg, const char *listen,
+                                       uint32_t handshake_timeout_ms)
+{
+    shoal_config_init(cfg);
+    cfg->handle_signals = 0;
+    cfg->listen = listen;
+    if (handshake_timeout_ms != 0)
+        cfg->handshake_timeout_ms = handshake_timeout_ms;
+    cfg->log_level = SHOAL_LOG_DEBUG;
+    cfg->log_cb = itest_log_sink;
+}
+
+/* A node on loop made from cfg; the test fails if it cannot be made. */
+static inline shoal_node *itest_node_new(uv_loop_t *loop,
+                                         const shoal_config *cfg)
+{
+    shoal_node *n;
+
+    assert_int_equal(shoal_node_new(&n, loop, cfg), 0);
+    return n;
+}
+
+/* A secure node with itest_secure_config's settings. Under valgrind a
+ * handshake can take seconds, and one that times out is retried: tests
+ * that may run there give a handshake_timeout_ms long enough for each to
+ * finish. */
+static inline shoal_node *itest_secure_node(uv_loop_t *loop,
+                                            const char *listen,
+                                            uint32_t handshake_timeout_ms)
+{
+    shoal_config cfg;
+
+    itest_secure_config(&cfg, listen, handshake_timeout_ms);
+    return itest_node_new(loop, &cfg);
+}
+
+static inline void itest_node_closed(shoal_node *n, void *user)
+{
+    (void)n;
+    (*(size_t *)user)++;
+}
+
+static inline int itest_all_closed(void *arg)
+{
+    const size_t *v = arg; /* {closed, wanted} */
+
+    return v[0] == v[1];
+}
+
+/* Closes the n nodes v[0..n-1] and runs loop until all are closed, then
+ * once more without waiting (what their closing left to do). With
+ * timeout_ms 0 it waits as long as that takes (the test's own TIMEOUT is
+ * the limit); otherwise it gives up after timeout_ms. Returns 1 when all
+ * are closed, 0 on timeout. */
+static inline int itest_close_nodes(uv_loop_t *loop, shoal_node *const *v,
+                                    size_t n, uint32_t timeout_ms)
+{
+    size_t count[2] = {0, n};
+    int ok = 1;
+
+    for (size_t i = 0; i < n; i++)
+        shoal_node_close(v[i], itest_node_closed, &count[0]);
+    if (timeout_ms == 0)
+        while (count[0] < n)
+            uv_run(loop, UV_RUN_ONCE);
+    else
+        ok = itest_run_until(loop, itest_all_closed, count, timeout_ms);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return ok;
 }
 
 /* ---------------------------------------------------- recorded requests */

@@ -99,27 +99,11 @@ static void pair_up(pair *p, int classic)
                  shoal_node_port(p->b), shoal_node_peer_id(p->b));
 }
 
-static int closed_count;
-static void node_closed(shoal_node *n, void *u)
-{
-    (void)n;
-    (void)u;
-    closed_count++;
-}
-
-static int two_closed(void *arg)
-{
-    (void)arg;
-    return closed_count == 2;
-}
-
 static void pair_down(pair *p)
 {
-    closed_count = 0;
-    shoal_node_close(p->a, node_closed, NULL);
-    shoal_node_close(p->b, node_closed, NULL);
-    assert_true(itest_run_until(&p->loop, two_closed, NULL, 5000));
-    uv_run(&p->loop, UV_RUN_NOWAIT);
+    shoal_node *both[2] = {p->a, p->b};
+
+    assert_true(itest_close_nodes(&p->loop, both, 2, 5000));
     assert_int_equal(uv_loop_close(&p->loop), 0);
 }
 

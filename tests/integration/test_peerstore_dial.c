@@ -46,26 +46,9 @@ static shoal_node *new_node(uv_loop_t *loop, const char *key_file)
     return node;
 }
 
-static int closed_count;
-static void node_closed(shoal_node *n, void *u)
-{
-    (void)n;
-    (void)u;
-    closed_count++;
-}
-
-static int all_closed(void *arg)
-{
-    return closed_count == *(int *)arg;
-}
-
 static void close_nodes(uv_loop_t *loop, shoal_node **nodes, int n)
 {
-    closed_count = 0;
-    for (int i = 0; i < n; i++)
-        shoal_node_close(nodes[i], node_closed, NULL);
-    assert_true(itest_run_until(loop, all_closed, &n, 5000));
-    uv_run(loop, UV_RUN_NOWAIT);
+    assert_true(itest_close_nodes(loop, nodes, (size_t)n, 5000));
 }
 
 /* One stored peer, looked up by id through the listing. */

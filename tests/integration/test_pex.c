@@ -28,45 +28,16 @@
 #define NODES 12
 #define WAIT_MS 120000
 
-static void log_sink(int level, const char *line, void *user)
-{
-    (void)level;
-    (void)user;
-    if (getenv("SHOAL_DEBUG"))
-        fprintf(stderr, "%s\n", line);
-}
-
 static shoal_node *secure_node(uv_loop_t *loop)
 {
-    shoal_config cfg;
-    shoal_node *n;
-
-    shoal_config_init(&cfg);
-    cfg.handle_signals = 0;
-    cfg.listen = "/ip4/127.0.0.1/tcp/0";
-    cfg.handshake_timeout_ms = WAIT_MS; /* valgrind: let each finish */
-    cfg.log_level = SHOAL_LOG_DEBUG;
-    cfg.log_cb = log_sink;
-    assert_int_equal(shoal_node_new(&n, loop, &cfg), 0);
-    return n;
+    /* valgrind: let each handshake finish */
+    return itest_secure_node(loop, "/ip4/127.0.0.1/tcp/0", WAIT_MS);
 }
 
-static int node_closed;
-static void on_node_closed(shoal_node *n, void *user)
-{
-    (void)n;
-    (void)user;
-    node_closed++;
-}
-
+/* Closes them all, waiting as long as that takes. */
 static void close_nodes(uv_loop_t *loop, shoal_node **v, size_t n)
 {
-    node_closed = 0;
-    for (size_t i = 0; i < n; i++)
-        shoal_node_close(v[i], on_node_closed, NULL);
-    while (node_closed < (int)n)
-        uv_run(loop, UV_RUN_ONCE);
-    uv_run(loop, UV_RUN_NOWAIT);
+    itest_close_nodes(loop, v, n, 0);
 }
 
 static void addr_of(shoal_node *n, char *out, size_t size)
@@ -382,7 +353,7 @@ static void test_refused(void **state)
     cfg.handle_signals = 0;
     cfg.classic = 1;
     cfg.listen = "127.0.0.1:0";
-    cfg.log_cb = log_sink;
+    cfg.log_cb = itest_log_sink;
     assert_int_equal(shoal_node_new(&n, &loop, &cfg), 0);
     assert_int_equal(shoal_pex_new(&pex, n, NULL), SHOAL_EINVAL);
     assert_null(pex);

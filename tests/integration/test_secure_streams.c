@@ -58,27 +58,11 @@ static void pair_up(pair *p)
     assert_memory_equal(shoal_node_peer_id(p->b), "12D3KooW", 8);
 }
 
-static int closed_count;
-static void node_closed(shoal_node *n, void *u)
-{
-    (void)n;
-    (void)u;
-    closed_count++;
-}
-
-static int two_closed(void *arg)
-{
-    (void)arg;
-    return closed_count == 2;
-}
-
 static void pair_down(pair *p)
 {
-    closed_count = 0;
-    shoal_node_close(p->a, node_closed, NULL);
-    shoal_node_close(p->b, node_closed, NULL);
-    assert_true(itest_run_until(&p->loop, two_closed, NULL, 5000));
-    uv_run(&p->loop, UV_RUN_NOWAIT);
+    shoal_node *both[2] = {p->a, p->b};
+
+    assert_true(itest_close_nodes(&p->loop, both, 2, 5000));
     assert_int_equal(uv_loop_close(&p->loop), 0);
 }
 
@@ -419,10 +403,7 @@ static void test_ip6_and_dns(void **state)
     assert_int_equal(shoal_ping(a, addr, 5000, on_pong, &result), 0);
     assert_true(itest_run_until(&loop, itest_int_nonzero, &result, 5000));
     assert_int_equal(result, 1);
-    closed_count = 0;
-    shoal_node_close(a, node_closed, NULL);
-    shoal_node_close(b, node_closed, NULL);
-    assert_true(itest_run_until(&loop, two_closed, NULL, 5000));
+    assert_true(itest_close_nodes(&loop, (shoal_node *[]){a, b}, 2, 5000));
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -542,10 +523,7 @@ static void test_identify_push(void **state)
     assert_int_equal(
         shoal_protocol_handle(b, "/new/1.0.0", on_echo_stream, NULL), 0);
     assert_true(itest_run_until(&loop, itest_int_nonzero, &push_seen, 5000));
-    closed_count = 0;
-    shoal_node_close(a, node_closed, NULL);
-    shoal_node_close(b, node_closed, NULL);
-    assert_true(itest_run_until(&loop, two_closed, NULL, 5000));
+    assert_true(itest_close_nodes(&loop, (shoal_node *[]){a, b}, 2, 5000));
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -683,12 +661,9 @@ static void test_watermarks(void **state)
     }
     shoal_node_stats(server, &st);
     assert_true(st.connections <= 4);
-    closed_count = 0;
     for (i = 0; i < 8; i++)
         shoal_node_close(clients[i], NULL, NULL);
-    shoal_node_close(server, node_closed, NULL);
-    closed_count = 1;
-    assert_true(itest_run_until(&loop, two_closed, NULL, 5000));
+    assert_true(itest_close_nodes(&loop, &server, 1, 5000));
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
 }

@@ -22,47 +22,17 @@
 /* Deadlines, generous: under valgrind 51 nodes share one slow thread. */
 #define WAIT_MS 120000
 
-static void log_sink(int level, const char *line, void *user)
-{
-    (void)level;
-    (void)user;
-    if (getenv("SHOAL_DEBUG"))
-        fprintf(stderr, "%s\n", line);
-}
-
+/* A handshake that times out is retried, and under valgrind a storm of
+ * them can starve every other: let each finish. */
 static shoal_node *secure_node(uv_loop_t *loop, const char *listen)
 {
-    shoal_config cfg;
-    shoal_node *n;
-
-    shoal_config_init(&cfg);
-    cfg.handle_signals = 0;
-    cfg.listen = listen;
-    /* A handshake that times out is retried, and under valgrind a storm
-     * of them can starve every other: let each finish. */
-    cfg.handshake_timeout_ms = WAIT_MS;
-    cfg.log_level = SHOAL_LOG_DEBUG;
-    cfg.log_cb = log_sink;
-    assert_int_equal(shoal_node_new(&n, loop, &cfg), 0);
-    return n;
+    return itest_secure_node(loop, listen, WAIT_MS);
 }
 
-static int node_closed;
-static void on_node_closed(shoal_node *n, void *user)
-{
-    (void)n;
-    (void)user;
-    node_closed++;
-}
-
+/* Closes them all, waiting as long as that takes. */
 static void close_nodes(uv_loop_t *loop, shoal_node **v, size_t n)
 {
-    node_closed = 0;
-    for (size_t i = 0; i < n; i++)
-        shoal_node_close(v[i], on_node_closed, NULL);
-    while (node_closed < (int)n)
-        uv_run(loop, UV_RUN_ONCE);
-    uv_run(loop, UV_RUN_NOWAIT);
+    itest_close_nodes(loop, v, n, 0);
 }
 
 /* --------------------------------------------------- 50 nodes, one tracker */

@@ -28,53 +28,26 @@
 /* Deadlines, generous: under valgrind everything is ~50x slower. */
 #define WAIT_MS 120000
 
-static void log_sink(int level, const char *line, void *user)
-{
-    (void)level;
-    (void)user;
-    if (getenv("SHOAL_DEBUG"))
-        fprintf(stderr, "%s\n", line);
-}
-
 /* key_file: the identity to use (a tracker restarted with its id), or
  * NULL for a new one. */
 static shoal_node *secure_node(uv_loop_t *loop, const char *listen,
                                const char *key_file)
 {
     shoal_config cfg;
-    shoal_node *n;
 
-    shoal_config_init(&cfg);
-    cfg.handle_signals = 0;
-    cfg.listen = listen;
-    cfg.key_file = key_file;
     /* under valgrind a handshake can take seconds: let each finish */
-    cfg.handshake_timeout_ms = WAIT_MS;
+    itest_secure_config(&cfg, listen, WAIT_MS);
+    cfg.key_file = key_file;
     /* the peers' connections carry no streams once pinged: kept open for
      * the whole test, so that losing one means something */
     cfg.idle_timeout_ms = 10 * WAIT_MS;
-    cfg.log_level = SHOAL_LOG_DEBUG;
-    cfg.log_cb = log_sink;
-    assert_int_equal(shoal_node_new(&n, loop, &cfg), 0);
-    return n;
+    return itest_node_new(loop, &cfg);
 }
 
-static int node_closed;
-static void on_node_closed(shoal_node *n, void *user)
-{
-    (void)n;
-    (void)user;
-    node_closed++;
-}
-
+/* Closes them all, waiting as long as that takes. */
 static void close_nodes(uv_loop_t *loop, shoal_node **v, size_t n)
 {
-    node_closed = 0;
-    for (size_t i = 0; i < n; i++)
-        shoal_node_close(v[i], on_node_closed, NULL);
-    while (node_closed < (int)n)
-        uv_run(loop, UV_RUN_ONCE);
-    uv_run(loop, UV_RUN_NOWAIT);
+    itest_close_nodes(loop, v, n, 0);
 }
 
 /* A key file in a fresh directory, and the peer id it holds (made by a
