@@ -19,69 +19,23 @@ SHOAL=${1:?usage: test_api.sh PATH/TO/shoal}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shoal-api.XXXXXX")
 export HOME=$TMP/home
 mkdir -p "$HOME"
-PIDS=()
 read -r -a WRAP <<<"${SHOAL_WRAP:-}"
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-    local f
-    echo "FAIL: $*" >&2
-    for f in "$TMP"/*.out "$TMP"/*.err "$TMP/body"; do
-        [ -f "$f" ] || continue
-        echo "---- $(basename "$f")" >&2
-        head -c 4000 "$f" >&2
-    done
-    exit 1
-}
-
-now_ms() { date +%s%3N; }
-
-# wait_for DEADLINE_MS COMMAND...: runs COMMAND until it succeeds.
-wait_for() {
-    local limit=$1 end
-    shift
-    end=$(($(now_ms) + limit))
-    until "$@"; do
-        [ "$(now_ms)" -lt "$end" ] || return 1
-        sleep 0.05
-    done
-}
-
-has_api_line() { grep -q '^api on http://' "$1"; }
+. "$(dirname "$0")/lib.sh"
+fail_logs() { show_logs 'head -c 4000' '*.out' '*.err' body; }
 
 # start_node NAME [--classic] ARGS...: a node (secure unless --classic)
 # with its API on a port of the kernel's choosing; sets PID_NAME, ADDR_NAME (its first listening
 # address), API_NAME (HOST:PORT) and TOKEN_NAME, from its output.
 start_node() {
-    local name=$1 url pid listen=/ip4/127.0.0.1/tcp/0
+    local name=$1 listen=/ip4/127.0.0.1/tcp/0
     shift
     [ "${1:-}" = --classic ] && listen=127.0.0.1:0
-    "${WRAP[@]}" "$SHOAL" node --listen "$listen" --key "$TMP/$name.key" \
-        --api 127.0.0.1:0 --check-interval 0 --log-level debug "$@" \
-        >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    pid=$!
-    PIDS+=("$pid")
-    printf -v "PID_$name" %s "$pid"
-    wait_for 10000 has_api_line "$TMP/$name.out" ||
-        fail "$name did not print its api line"
-    url=$(sed -n 's/^api on //p' "$TMP/$name.out")
-    [[ "$url" =~ ^http://127\.0\.0\.1:[0-9]+/#token=[0-9a-f]{64}$ ]] ||
-        fail "$name: api line: $url"
-    url=${url#http://}
-    printf -v "API_$name" %s "${url%%/*}"
-    printf -v "TOKEN_$name" %s "${url##*#token=}"
-    printf -v "ADDR_$name" %s "$(sed -n '1s/^listening on //p' "$TMP/$name.out")"
+    spawn "$name" "${WRAP[@]}" "$SHOAL" node --listen "$listen" \
+        --key "$TMP/$name.key" --api 127.0.0.1:0 --check-interval 0 \
+        --log-level debug "$@"
+    wait_api "$name" 10000 || fail "$name did not print its api line"
+    [[ "$API_LINE" =~ ^http://127\.0\.0\.1:[0-9]+/#token=[0-9a-f]{64}$ ]] ||
+        fail "$name: api line: $API_LINE"
 }
 
 # http API TOKEN METHOD PATH [CURL ARGS...]: prints the HTTP status; the
@@ -344,7 +298,6 @@ for n in a b c d; do
     pidvar=PID_$n
     kill -INT "${!pidvar}"
 done
-gone() { ! kill -0 "$1" 2>/dev/null; }
 for n in a b c d; do
     pidvar=PID_$n
     wait_for 10000 gone "${!pidvar}" || fail "node $n ignored SIGINT"

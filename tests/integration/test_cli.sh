@@ -13,54 +13,16 @@ SHOAL=${1:?usage: test_cli.sh PATH/TO/shoal}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shoal-cli.XXXXXX")
 # Nodes keep keys, API tokens and downloads under ~/.shoal: the test's own.
 export HOME="$TMP"
-PIDS=()
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-    local f
-    echo "FAIL: $*" >&2
-    for f in "$TMP"/*; do
-        [ -f "$f" ] || continue
-        echo "---- $(basename "$f")" >&2
-        cat "$f" >&2
-    done
-    exit 1
-}
-
-now_ms() { date +%s%3N; }
-
-# wait_for DEADLINE_MS COMMAND...: runs COMMAND until it succeeds.
-wait_for() {
-    local limit=$1 end
-    shift
-    end=$(($(now_ms) + limit))
-    until "$@"; do
-        [ "$(now_ms)" -lt "$end" ] || return 1
-        sleep 0.05
-    done
-}
+. "$(dirname "$0")/lib.sh"
+fail_logs() { show_logs cat '*'; }
 
 # start_node NAME ARGS...: starts a node in the background; its pid goes to
 # PIDS and to the variable PID_NAME, its port to PORT_NAME.
 start_node() {
-    local name=$1 pid port
+    local name=$1 port
     shift
-    "$SHOAL" node --classic --listen 127.0.0.1:0 --api off --log-level debug "$@" \
-        >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    pid=$!
-    PIDS+=("$pid")
-    printf -v "PID_$name" %s "$pid"
+    spawn "$name" "$SHOAL" node --classic --listen 127.0.0.1:0 --api off \
+        --log-level debug "$@"
     wait_for 10000 grep -q '^listening on 127\.0\.0\.1:[0-9]' "$TMP/$name.out" ||
         fail "$name did not say where it listens"
     port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
@@ -82,8 +44,6 @@ peers_has() {
     done
 }
 
-alive() { kill -0 "$1" 2>/dev/null; }
-gone() { ! alive "$1"; }
 
 # ------------------------------------------------------------- --help
 for cmd in "--help" "help" "-h" "node --help" "ping --help" "peers --help" \
@@ -160,10 +120,8 @@ grep -q 'signal name=SIGTERM' "$TMP/n1.err" || fail "node 1 did not log SIGTERM"
 
 # Two nodes cannot listen on one port: the second one says so and exits 1.
 start_node n4
-"$SHOAL" node --classic --listen "127.0.0.1:$PORT_n4" >"$TMP/n5.out" \
-    2>"$TMP/n5.err" &
-pid5=$!
-PIDS+=("$pid5")
+spawn n5 "$SHOAL" node --classic --listen "127.0.0.1:$PORT_n4"
+pid5=$PID_n5
 wait_for 5000 gone "$pid5" || fail "a second node on a busy port kept running"
 wait "$pid5" && fail "a second node on a busy port exited 0"
 grep -q 'cannot start a node' "$TMP/n5.err" || fail "node 5 did not say why"

@@ -8,25 +8,16 @@ SHOAL=$1
 TMP=$(mktemp -d)
 # Nodes keep keys, API tokens and downloads under ~/.shoal: the test's own.
 export HOME="$TMP"
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$TMP"/*.log; do echo "--- $f"; cat "$f"; done; exit 1; }
+STOP_SIGNAL=TERM FAIL_FD=1
+. "$(dirname "$0")/lib.sh"
 
 # start NAME ARGS...: a node in the background; sets ADDR to its first
 # "listening on" address (waits up to 10 s).
 start() {
     local name=$1; shift
-    "$SHOAL" node --api off "$@" >"$TMP/$name.log" 2>&1 &
-    pids+=($!)
+    spawn_log "$name" "$SHOAL" node --api off "$@"
     PID=$!
-    for _ in $(seq 100); do
-        ADDR=$(sed -n '1s/^listening on //p' "$TMP/$name.log")
-        [ -n "$ADDR" ] && return 0
-        kill -0 $PID 2>/dev/null || break
-        sleep 0.1
-    done
-    fail "$name did not start"
+    first_addr "$TMP/$name.log" $PID || fail "$name did not start"
 }
 
 start a --key "$TMP/a.key" --perf --listen /ip4/127.0.0.1/tcp/0 --listen /ip6/::1/tcp/0
@@ -48,10 +39,7 @@ WRONG="${A%/p2p/*}/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq"
 "$SHOAL" ping --timeout 3000 "$WRONG" >/dev/null 2>&1 && fail "wrong peer id accepted"
 
 # Ctrl-C stops the node; restarted on the same key it has the same id.
-kill -INT $APID
-for _ in $(seq 100); do kill -0 $APID 2>/dev/null || break; sleep 0.1; done
-kill -0 $APID 2>/dev/null && fail "SIGINT ignored"
-wait $APID || fail "exit status after SIGINT"
+stop_cleanly $APID
 start a2 --key "$TMP/a.key" --listen /ip4/127.0.0.1/tcp/0
 [ "${ADDR##*/p2p/}" = "${A##*/p2p/}" ] || fail "the key file keeps the peer id"
 kill -INT $PID

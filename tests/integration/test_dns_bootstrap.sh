@@ -29,56 +29,21 @@ DNSMASQ=$(PATH=$PATH:/usr/sbin:/sbin command -v dnsmasq) || {
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shoal-dns.XXXXXX")
 # Nodes keep keys and API tokens under ~/.shoal: the test's own.
 export HOME=$TMP
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail() {
-    local f
-    echo "FAIL: $*"
-    for f in "$TMP"/*.out "$TMP"/*.err "$TMP"/dnsmasq.log; do
-        [ -f "$f" ] || continue
-        echo "--- $(basename "$f")"
-        tail -30 "$f"
-    done
-    exit 1
-}
-
-now_ms() { date +%s%3N; }
-
-# wait_for DEADLINE_MS COMMAND...: runs COMMAND until it succeeds.
-wait_for() {
-    local limit=$1 end
-    shift
-    end=$(($(now_ms) + limit))
-    until "$@"; do
-        [ "$(now_ms)" -lt "$end" ] || return 1
-        sleep 0.05
-    done
-}
+STOP_SIGNAL=TERM FAIL_FD=1
+. "$(dirname "$0")/lib.sh"
+fail_logs() { show_logs 'tail -30' '*.out' '*.err' dnsmasq.log; }
 
 has_line() { grep -qs "$2" "$1"; } # -s: the file may not be made yet
-alive() { kill -0 "$1" 2>/dev/null; }
 
 # start NAME ARGS...: a secure node on loopback with its API on a port of
 # the kernel's choosing; sets PID_NAME and API_NAME (HOST:PORT) once it has
 # printed its api line; its stdout is $TMP/NAME.out, stderr $TMP/NAME.err.
 start() {
-    local name=$1 url
+    local name=$1
     shift
-    "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 --key "$TMP/$name.key" \
-        --api 127.0.0.1:0 --check-interval 0 "$@" \
-        >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    PIDS+=($!)
-    printf -v "PID_$name" %s $!
-    wait_for 10000 has_line "$TMP/$name.out" '^api on http://' ||
-        fail "$name did not start"
-    url=$(sed -n 's|^api on http://\([^/]*\)/.*|\1|p' "$TMP/$name.out")
-    printf -v "API_$name" %s "$url"
+    spawn "$name" "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 \
+        --key "$TMP/$name.key" --api 127.0.0.1:0 --check-interval 0 "$@"
+    wait_api "$name" 10000 || fail "$name did not start"
 }
 
 # knows_seed API: the node behind API has the seed in its peer table.
@@ -92,9 +57,8 @@ serves() {
 }
 
 # ------------------------------------------------------------- the seed
-"$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 --key "$TMP/seed.key" \
-    --api off --check-interval 0 >"$TMP/seed.out" 2>"$TMP/seed.err" &
-PIDS+=($!)
+spawn seed "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 --key "$TMP/seed.key" \
+    --api off --check-interval 0
 SEED_PID=$!
 wait_for 10000 has_line "$TMP/seed.out" '^listening on ' ||
     fail "the seed did not start"
@@ -227,8 +191,7 @@ HOLE=127.0.0.1:$(cat "$TMP/hole.port")
 start f --bootstrap /dnsaddr/boot.test --dns-server "$HOLE"
 start g --bootstrap /dnsaddr/boot.test --dns-server "$HOLE"
 kill -INT "$PID_g"
-stopped() { ! alive "$1"; }
-wait_for 10000 stopped "$PID_g" || fail "(g) a node waiting on DNS did not stop"
+wait_for 10000 gone "$PID_g" || fail "(g) a node waiting on DNS did not stop"
 wait "$PID_g" || fail "(g) exit status after SIGINT (see g.err)"
 wait_for 30000 has_line "$TMP/f.err" \
     "^shoal: --bootstrap /dnsaddr/boot.test: no answer from the DNS server ($HOLE)" ||
@@ -248,7 +211,7 @@ alive "$DNS_PID" || fail "dnsmasq died"
 for n in a b c d e f; do
     pid_var=PID_$n
     kill -INT "${!pid_var}"
-    wait_for 10000 stopped "${!pid_var}" || fail "node $n ignored SIGINT"
+    wait_for 10000 gone "${!pid_var}" || fail "node $n ignored SIGINT"
     wait "${!pid_var}" || fail "node $n: exit status after SIGINT (see $n.err)"
 done
 echo "dns bootstrap: ok (dnsmasq on $DNS)"

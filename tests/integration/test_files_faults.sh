@@ -29,50 +29,11 @@ SHOAL=${1:?usage: test_files_faults.sh PATH/TO/shoal}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shoal-faults.XXXXXX")
 export HOME=$TMP/home
 mkdir -p "$HOME"
-PIDS=()
+. "$(dirname "$0")/lib.sh"
+fail_logs() { show_logs -s 'tail -n 30' '*.out' '*.err' '*.json' body; }
 STEP="setup"
 MIB=$((1024 * 1024))
 SIZE=$((64 * MIB))
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-    local f
-    echo "FAIL [$STEP]: $*" >&2
-    for f in "$TMP"/*.out "$TMP"/*.err "$TMP"/*.json "$TMP/body"; do
-        [ -s "$f" ] || continue
-        echo "---- $(basename "$f") (last 30 lines)" >&2
-        tail -n 30 "$f" >&2
-    done
-    exit 1
-}
-
-now_ms() { date +%s%3N; }
-
-# wait_for DEADLINE_MS COMMAND...: runs COMMAND until it succeeds.
-wait_for() {
-    local limit=$1 end
-    shift
-    end=$(($(now_ms) + limit))
-    until "$@"; do
-        [ "$(now_ms)" -lt "$end" ] || return 1
-        sleep 0.05
-    done
-}
-
-gone() { ! kill -0 "$1" 2>/dev/null; }
-
-has_api_line() { grep -q '^api on http://' "$1"; }
 
 # start_node NAME KEY LISTEN_PORT API_PORT ARGS...: a secure node with the
 # identity in $TMP/KEY.key, listening on 127.0.0.1 (port 0: the kernel
@@ -80,28 +41,20 @@ has_api_line() { grep -q '^api on http://' "$1"; }
 # Sets PID_NAME, ADDR_NAME (its listening multiaddr, /p2p/ included),
 # PORT_NAME, API_NAME (HOST:PORT), APIPORT_NAME and TOKEN_NAME.
 start_node() {
-    local name=$1 key=$2 port=$3 apiport=$4 url hostport addr pid
+    local name=$1 key=$2 port=$3 apiport=$4 hostport addr
     shift 4
-    "$SHOAL" node --listen "/ip4/127.0.0.1/tcp/$port" --key "$TMP/$key.key" \
-        --api "127.0.0.1:$apiport" --check-interval 0 --log-level debug "$@" \
-        >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    pid=$!
-    PIDS+=("$pid")
-    printf -v "PID_$name" %s "$pid"
-    wait_for 10000 has_api_line "$TMP/$name.out" ||
-        fail "node $name did not print its api line"
-    url=$(sed -n 's/^api on //p' "$TMP/$name.out")
-    [[ "$url" =~ ^http://127\.0\.0\.1:[0-9]+/#token=[0-9a-f]{64}$ ]] ||
-        fail "node $name: api line: $url"
-    hostport=${url#http://}
+    spawn "$name" "$SHOAL" node --listen "/ip4/127.0.0.1/tcp/$port" \
+        --key "$TMP/$key.key" --api "127.0.0.1:$apiport" --check-interval 0 \
+        --log-level debug "$@"
+    wait_api "$name" 10000 || fail "node $name did not print its api line"
+    [[ "$API_LINE" =~ ^http://127\.0\.0\.1:[0-9]+/#token=[0-9a-f]{64}$ ]] ||
+        fail "node $name: api line: $API_LINE"
+    hostport=${API_LINE#http://}
     hostport=${hostport%%/*}
-    printf -v "API_$name" %s "$hostport"
     printf -v "APIPORT_$name" %s "${hostport##*:}"
-    printf -v "TOKEN_$name" %s "${url##*#token=}"
     addr=$(sed -n '1s/^listening on //p' "$TMP/$name.out")
     [[ "$addr" =~ ^/ip4/127\.0\.0\.1/tcp/([0-9]+)/p2p/12D3KooW[1-9A-HJ-NP-Za-km-z]+$ ]] ||
         fail "node $name: listening line: $addr"
-    printf -v "ADDR_$name" %s "$addr"
     printf -v "PORT_$name" %s "${BASH_REMATCH[1]}"
 }
 

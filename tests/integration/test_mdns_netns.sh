@@ -9,19 +9,18 @@
 set -u
 SHOAL=$1
 N=5
-T=$(mktemp -d)
-export HOME=$T
+TMP=$(mktemp -d)
+export HOME=$TMP
 BR=shm$$
-pids=()
+FAIL_FD=1
+. "$(dirname "$0")/lib.sh"
 cleanup() {
-    kill "${pids[@]}" 2>/dev/null
-    wait 2>/dev/null
+    stop_pids TERM
     for i in $(seq $N); do ip netns del shm$$-$i 2>/dev/null; done
     ip link del $BR 2>/dev/null
-    rm -rf "$T"
+    rm -rf "$TMP"
 }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for i in $(seq $N); do echo "== node $i"; tail -20 "$T/n$i.log"; done; exit 1; }
+fail_logs() { show_logs 'tail -20' 'n*.log'; }
 
 if [ "$(id -u)" != 0 ] || ! ip netns add shm$$-probe 2>/dev/null; then
     echo "SKIP: needs root and ip netns"
@@ -39,26 +38,25 @@ for i in $(seq $N); do
     ip -n $ns link set eth0 up
     ip -n $ns link set lo up
     # --no-pex: every peer must be found by mDNS itself, not passed on
-    ip netns exec $ns "$SHOAL" node --mdns --mdns-interval 1000 --no-pex \
-        --listen /ip4/10.77.0.$i/tcp/4001 --key "$T/k$i" --api off \
-        --downloads "$T/d$i" --log-level info >"$T/n$i.log" 2>&1 &
-    pids+=($!)
+    spawn_log "n$i" ip netns exec $ns "$SHOAL" node --mdns --mdns-interval 1000 \
+        --no-pex --listen /ip4/10.77.0.$i/tcp/4001 --key "$TMP/k$i" \
+        --api off --downloads "$TMP/d$i" --log-level info
 done
 
 # found I: node I has added the N-1 others.
-found() { [ "$(grep -c mdns_peer_added "$T/n$1.log")" -ge $((N - 1)) ]; }
+found() { [ "$(grep -c mdns_peer_added "$TMP/n$1.log")" -ge $((N - 1)) ]; }
 end=$((SECONDS + 30))
 while [ $SECONDS -lt $end ]; do
     ok=1
     for i in $(seq $N); do found $i || ok=0; done
     [ $ok = 1 ] && break
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || fail "a node died"; done
+    for p in "${PIDS[@]}"; do alive "$p" || fail "a node died"; done
     sleep 0.2
 done
 [ $ok = 1 ] || fail "not every node found the others by mDNS"
 # nobody added itself, nor anyone twice
 for i in $(seq $N); do
-    n=$(grep mdns_peer_added "$T/n$i.log" | grep -o 'peer=[^ ]*' | sort -u | wc -l)
+    n=$(grep mdns_peer_added "$TMP/n$i.log" | grep -o 'peer=[^ ]*' | sort -u | wc -l)
     [ "$n" -eq $((N - 1)) ] || fail "node $i added $n distinct peers"
 done
 echo "PASS: $N hosts found each other by mDNS in $SECONDS s"

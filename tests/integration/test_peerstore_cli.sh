@@ -16,76 +16,30 @@ SHOAL=${1:?usage: test_peerstore_cli.sh PATH/TO/shoal}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shoal-peerstore.XXXXXX")
 export HOME=$TMP/home
 mkdir -p "$HOME"
-PIDS=()
 read -r -a WRAP <<<"${SHOAL_WRAP:-}"
 # a node under valgrind starts and answers many times slower
 WAIT_MS=${SHOAL_WRAP:+60000}
 WAIT_MS=${WAIT_MS:-15000}
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-    local f
-    echo "FAIL: $*" >&2
-    for f in "$TMP"/*.out "$TMP"/*.err "$TMP"/*.json; do
-        [ -f "$f" ] || continue
-        echo "---- $(basename "$f")" >&2
-        head -c 4000 "$f" >&2
-    done
-    exit 1
-}
-
-now_ms() { date +%s%3N; }
-
-# wait_for DEADLINE_MS COMMAND...: runs COMMAND until it succeeds.
-wait_for() {
-    local limit=$1 end
-    shift
-    end=$(($(now_ms) + limit))
-    until "$@"; do
-        [ "$(now_ms)" -lt "$end" ] || return 1
-        sleep 0.1
-    done
-}
-
-has_api_line() { grep -q '^api on http://' "$1"; }
+WAIT_POLL=0.1
+. "$(dirname "$0")/lib.sh"
+fail_logs() { show_logs 'head -c 4000' '*.out' '*.err' '*.json'; }
 
 # start_node NAME ARGS...: a secure node with its API on a free port; sets
 # PID_NAME, ADDR_NAME (its first listening address) and API_NAME.
 start_node() {
-    local name=$1 url pid
+    local name=$1
     shift
-    "${WRAP[@]}" "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 \
-        --api 127.0.0.1:0 --check-interval 0 --log-level debug "$@" \
-        >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    pid=$!
-    PIDS+=("$pid")
-    printf -v "PID_$name" %s "$pid"
-    wait_for "$WAIT_MS" has_api_line "$TMP/$name.out" ||
-        fail "$name did not print its api line"
-    url=$(sed -n 's/^api on //p' "$TMP/$name.out")
-    url=${url#http://}
-    printf -v "API_$name" %s "${url%%/*}"
-    printf -v "ADDR_$name" %s "$(sed -n '1s/^listening on //p' "$TMP/$name.out")"
+    spawn "$name" "${WRAP[@]}" "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 \
+        --api 127.0.0.1:0 --check-interval 0 --log-level debug "$@"
+    wait_api "$name" "$WAIT_MS" || fail "$name did not print its api line"
 }
 
 # stop_node PID: Ctrl-C, and a clean exit.
 stop_node() {
     kill -INT "$1"
-    wait_for "$WAIT_MS" not_running "$1" || fail "pid $1 ignored SIGINT"
+    wait_for "$WAIT_MS" gone "$1" || fail "pid $1 ignored SIGINT"
     wait "$1" || fail "pid $1: exit status $? after SIGINT"
 }
-not_running() { ! kill -0 "$1" 2>/dev/null; }
 
 # stored_ok API PEER_ID ADDR: the node's store lists PEER_ID at ADDR,
 # connected, seen, with no failures.

@@ -8,42 +8,19 @@ set -u
 SHOAL=$1
 TMP=$(mktemp -d)
 export HOME="$TMP"
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$TMP"/*.log; do echo "--- $f"; cat "$f"; done; exit 1; }
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+STOP_SIGNAL=TERM FAIL_FD=1
+. "$(dirname "$0")/lib.sh"
 
 # start NAME ARGS...: a node with its API on a free port (API_NAME); sets
 # ADDR to its first "listening on" address (waits up to 10 s).
 start() {
     local name=$1 api; shift
     api=127.0.0.1:$(free_port)
-    "$SHOAL" node --key "$TMP/$name.key" --listen /ip4/127.0.0.1/tcp/0 \
-        --api "$api" --downloads "$TMP/dl-$name" --log-level debug "$@" \
-        >"$TMP/$name.log" 2>&1 &
-    pids+=($!)
+    spawn_log "$name" "$SHOAL" node --key "$TMP/$name.key" \
+        --listen /ip4/127.0.0.1/tcp/0 --api "$api" --downloads "$TMP/dl-$name" \
+        --log-level debug "$@"
     printf -v "API_$name" %s "$api"
-    for _ in $(seq 100); do
-        ADDR=$(sed -n 's/^listening on //p' "$TMP/$name.log" | head -1)
-        [ -n "$ADDR" ] && return 0
-        kill -0 "${pids[-1]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    fail "$name did not start"
-}
-
-# until SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
-until_ok() {
-    local end=$((SECONDS + $1)); shift
-    while [ $SECONDS -lt $end ]; do
-        "$@" && return 0
-        sleep 0.2
-    done
-    return 1
+    first_addr "$TMP/$name.log" "${PIDS[-1]}" || fail "$name did not start"
 }
 
 # knows API ID...: the node behind API has every ID in its peer table.

@@ -9,43 +9,18 @@ SHOAL=$1
 TRACKER=$2
 TMP=$(mktemp -d)
 export HOME="$TMP"
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$TMP"/*.log; do echo "--- $f"; cat "$f"; done; exit 1; }
+STOP_SIGNAL=TERM FAIL_FD=1
+. "$(dirname "$0")/lib.sh"
 
-# first_addr LOG PID: waits (10 s) for LOG's first "listening on" line.
-first_addr() {
-    for _ in $(seq 100); do
-        ADDR=$(sed -n 's/^listening on //p' "$1" | head -1)
-        [ -n "$ADDR" ] && return 0
-        kill -0 "$2" 2>/dev/null || break
-        sleep 0.1
-    done
-    fail "$1: no listening line"
-}
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
+# start_tracker LISTEN N: shoal-tracker on LISTEN, its output in
+# $TMP/trackerN.log; sets TPID, and T to its first address.
 start_tracker() {
-    "$TRACKER" --listen "$1" --key "$TMP/tracker.key" --db "$TMP/tracker.db" \
-        >"$TMP/tracker$2.log" 2>&1 &
-    pids+=($!)
+    spawn_log "tracker$2" "$TRACKER" --listen "$1" --key "$TMP/tracker.key" \
+        --db "$TMP/tracker.db"
     TPID=$!
-    first_addr "$TMP/tracker$2.log" $TPID
+    first_addr "$TMP/tracker$2.log" $TPID ||
+        fail "$TMP/tracker$2.log: no listening line"
     T=$ADDR
-}
-
-# until SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
-until_ok() {
-    local end=$((SECONDS + $1)); shift
-    while [ $SECONDS -lt $end ]; do
-        "$@" && return 0
-        sleep 0.2
-    done
-    return 1
 }
 
 start_tracker /ip4/127.0.0.1/tcp/0 1
@@ -55,11 +30,10 @@ TPORT=$(echo "$T" | sed 's|^/ip4/127.0.0.1/tcp/\([0-9]*\)/p2p/.*|\1|')
 ids=(); addrs=(); apis=()
 for i in 0 1 2; do
     api=127.0.0.1:$(free_port)
-    "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 --key "$TMP/n$i.key" \
-        --api "$api" --tracker "$T" --tracker-interval 1000 \
-        --downloads "$TMP/dl$i" >"$TMP/node$i.log" 2>&1 &
-    pids+=($!)
-    first_addr "$TMP/node$i.log" $!
+    spawn_log "node$i" "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 \
+        --key "$TMP/n$i.key" --api "$api" --tracker "$T" \
+        --tracker-interval 1000 --downloads "$TMP/dl$i"
+    first_addr "$TMP/node$i.log" $! || fail "$TMP/node$i.log: no listening line"
     addrs+=("$ADDR"); ids+=("${ADDR##*/p2p/}"); apis+=("$api")
 done
 
@@ -107,8 +81,5 @@ until_ok 30 stat_has "^peers=3 topics=0 announces_per_s=[1-9]" ||
 all_connected || fail "peers lost after the restart"
 
 # Ctrl-C stops the tracker cleanly.
-kill -INT $TPID
-for _ in $(seq 100); do kill -0 $TPID 2>/dev/null || break; sleep 0.1; done
-kill -0 $TPID 2>/dev/null && fail "SIGINT ignored"
-wait $TPID || fail "exit status after SIGINT"
+stop_cleanly $TPID
 echo "tracker cli: ok"

@@ -9,20 +9,8 @@ SHOAL=$1
 TRACKER=$2
 TMP=$(mktemp -d)
 export HOME="$TMP"
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$TMP"/*.log; do echo "--- $f"; cat "$f"; done; exit 1; }
-
-# until_ok SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
-until_ok() {
-    local end=$((SECONDS + $1)); shift
-    while [ $SECONDS -lt $end ]; do
-        "$@" && return 0
-        sleep 0.2
-    done
-    return 1
-}
+STOP_SIGNAL=TERM FAIL_FD=1
+. "$(dirname "$0")/lib.sh"
 
 # Refused at start, with the reason, before anything is served.
 for bad in example.com:80 '::1:80' 127.0.0.1:99999 127.0.0.1: :80 '' \
@@ -38,10 +26,9 @@ for bad in example.com:80 '::1:80' 127.0.0.1:99999 127.0.0.1: :80 '' \
     grep -q -- "--http" "$TMP/bad.out" || fail "--http '$bad': no reason given"
 done
 
-"$TRACKER" --listen /ip4/127.0.0.1/tcp/0 --key "$TMP/tracker.key" \
-    --db "$TMP/tracker.db" --http 127.0.0.1:0 >"$TMP/tracker.log" 2>&1 &
+spawn_log tracker "$TRACKER" --listen /ip4/127.0.0.1/tcp/0 \
+    --key "$TMP/tracker.key" --db "$TMP/tracker.db" --http 127.0.0.1:0
 TPID=$!
-pids+=($TPID)
 grep_log() { grep -q "$1" "$TMP/tracker.log"; }
 until_ok 10 grep_log '^stats on ' || fail "no 'stats on' line"
 URL=$(sed -n 's/^stats on //p' "$TMP/tracker.log")
@@ -50,10 +37,9 @@ T=$(sed -n 's/^listening on //p' "$TMP/tracker.log" | head -1)
 HP=${URL#http://127.0.0.1:}; HP=${HP%/}
 
 for i in 0 1; do
-    "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 --key "$TMP/n$i.key" \
-        --api off --tracker "$T" --tracker-interval 500 \
-        --downloads "$TMP/dl$i" >"$TMP/node$i.log" 2>&1 &
-    pids+=($!)
+    spawn_log "node$i" "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 \
+        --key "$TMP/n$i.key" --api off --tracker "$T" \
+        --tracker-interval 500 --downloads "$TMP/dl$i"
 done
 
 # field NAME JSON: one number of /stats.
@@ -149,8 +135,5 @@ kill -0 $TPID 2>/dev/null || fail "the tracker died of garbage"
 exec 4>&-
 
 # Ctrl-C stops the tracker cleanly, HTTP server and all.
-kill -INT $TPID
-for _ in $(seq 100); do kill -0 $TPID 2>/dev/null || break; sleep 0.1; done
-kill -0 $TPID 2>/dev/null && fail "SIGINT ignored"
-wait $TPID || fail "exit status after SIGINT"
+stop_cleanly $TPID
 echo "tracker http: ok"
