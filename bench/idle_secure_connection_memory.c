@@ -25,7 +25,7 @@
 
 #define TICK_MS 10
 #define WINDOW 64           /* client connections being set up at once */
-#define SETTLE_MS 500
+#define SETTLE_MS 1500     /* past the sessions' 1 s trim (session.c) */
 #define PING_TIMEOUT_MS 30000
 #define CHILD_LIFETIME_S 120.0 /* the child leaves by then, whatever */
 #define PORT_DEADLINE_S 10.0

@@ -70,6 +70,7 @@ typedef struct shoal_session {
     char remote_addr[SHOAL_HOST_MAX + 32]; /* the remote socket, as a multiaddr */
     uint64_t deadline;          /* handshake deadline, loop time */
     uint64_t idle_since;        /* when the last stream ended */
+    int trimmed;                /* buffers given back since then */
     shoal_open_waiter *waiters; /* streams to open once the session is up */
 } shoal_session;
 
