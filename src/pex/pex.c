@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "core/backoff.h"
 #include "pex/codec.h"
 #include "shoal/pex.h"
 
@@ -56,13 +57,6 @@ void shoal_pex_config_init(shoal_pex_config *cfg)
 static uint64_t now_ms(shoal_pex *p)
 {
     return uv_now(shoal_node_loop(p->node));
-}
-
-/* d, give or take a quarter, so that neighbours do not ask in step. */
-static uint64_t jitter(uint32_t d)
-{
-    uint32_t q = d / 4;
-    return q ? d - q + randombytes_uniform(2 * q + 1) : d;
 }
 
 static int wants_peers(const shoal_pex *p)
@@ -368,7 +362,9 @@ static void on_tick(shoal_node *node, void *user)
     (void)node;
     if (now < p->next_ask_ms)
         return;
-    p->next_ask_ms = now + jitter(p->cfg.interval_ms);
+    /* give or take a quarter, so that neighbours do not ask in step */
+    p->next_ask_ms = now + shoal_jitter(p->cfg.interval_ms, shoal_rand_sodium,
+                                        NULL);
     if (p->asks == NULL) /* one question out at a time */
         shoal_pex_ask(p, NULL);
 }

@@ -10,7 +10,7 @@
 
 #include "core/frame.h"
 #include "shoal/tracker.h"
-#include "tracker/backoff.h"
+#include "core/backoff.h"
 #include "tracker/protocol.h"
 
 #define TICK_MS 100
@@ -42,7 +42,7 @@ typedef struct tracker_state {
     tlink *link;              /* the stream, open or opening; or NULL */
     uint64_t next_ms;         /* announce at */
     uint64_t deadline_ms;     /* the answer is due by then */
-    trk_backoff backoff;      /* the retry schedule (backoff.h) */
+    shoal_backoff backoff;      /* the retry schedule (backoff.h) */
     uint32_t wait_ms;         /* chosen after the last announce */
     uint64_t announces_ok, failures;
     int in_flight;            /* an announce waits for its answer */
@@ -163,15 +163,15 @@ static void announce_end(client *c, size_t i, int ok, const char *why)
             shoal_log(c->node, SHOAL_LOG_INFO, "tracker_back tracker=%s "
                       "failures=%u", ts->addr,
                       (unsigned)ts->backoff.failures);
-        trk_backoff_reset(&ts->backoff);
-        ts->wait_ms = trk_jitter(c->cfg.interval_ms, ts->backoff.rand,
+        shoal_backoff_reset(&ts->backoff);
+        ts->wait_ms = shoal_jitter(c->cfg.interval_ms, ts->backoff.rand,
                                  ts->backoff.rand_user);
         ts->next_ms = now_ms(c) + ts->wait_ms;
         return;
     }
     c->stats.announces_failed++;
     ts->failures++;
-    ts->wait_ms = trk_backoff_fail(&ts->backoff);
+    ts->wait_ms = shoal_backoff_fail(&ts->backoff);
     ts->next_ms = now_ms(c) + ts->wait_ms;
     shoal_log(c->node, SHOAL_LOG_DEBUG, "tracker_failed tracker=%s "
               "error=\"%s\" failures=%u backoff_ms=%u retry_ms=%u",
@@ -414,7 +414,7 @@ static const char *config_refused(const shoal_tracker_client_config *cfg,
         return "more than 8 topics";
     if (cfg->naddrs > TRK_ADDRS_MAX)
         return "more than 8 addrs";
-    if (trk_backoff_check(cfg->backoff_min_ms, cfg->backoff_max_ms) < 0)
+    if (shoal_backoff_check(cfg->backoff_min_ms, cfg->backoff_max_ms) < 0)
         return "backoff_min_ms must be from 1 to backoff_max_ms";
     for (size_t i = 0; i < cfg->ntopics; i++) {
         size_t n = strlen(cfg->topics[i]);
@@ -473,7 +473,7 @@ int shoal_tracker_client_new(shoal_tracker_client **out, shoal_node *node,
     for (size_t i = 0; rc == 0 && i < cfg->ntrackers; i++) {
         if ((c->trk[i].addr = strdup(cfg->trackers[i])) == NULL)
             rc = SHOAL_ENOMEM;
-        trk_backoff_init(&c->trk[i].backoff, cfg->backoff_min_ms,
+        shoal_backoff_init(&c->trk[i].backoff, cfg->backoff_min_ms,
                          cfg->backoff_max_ms, NULL, NULL);
         c->trk[i].next_ms = 0; /* at the first tick */
     }

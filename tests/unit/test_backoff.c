@@ -1,4 +1,4 @@
-/* The tracker client's retry schedule (src/tracker/backoff.h), with the
+/* The retry schedule (src/core/backoff.h) the tracker client uses, with the
  * jitter's random source injected: doubling from min, capped at max, reset
  * after a success, jitter within a quarter either way and never 0, no
  * overflow at the ends of uint32_t; and the client's config checks
@@ -15,7 +15,7 @@
 
 #include "shoal.h"
 #include "shoal/tracker.h"
-#include "tracker/backoff.h"
+#include "core/backoff.h"
 
 /* Random sources: always the lowest, always the highest, a fixed value
  * (taken modulo upper by the caller's contract: here by hand), and one
@@ -58,41 +58,41 @@ static void test_step(void **state)
 {
     (void)state;
     /* doubling from min, capped at max */
-    assert_int_equal(trk_backoff_step(0, 1000, 60000), 1000);
-    assert_int_equal(trk_backoff_step(1000, 1000, 60000), 2000);
-    assert_int_equal(trk_backoff_step(16000, 1000, 60000), 32000);
-    assert_int_equal(trk_backoff_step(32000, 1000, 60000), 60000);
-    assert_int_equal(trk_backoff_step(60000, 1000, 60000), 60000);
+    assert_int_equal(shoal_backoff_step(0, 1000, 60000), 1000);
+    assert_int_equal(shoal_backoff_step(1000, 1000, 60000), 2000);
+    assert_int_equal(shoal_backoff_step(16000, 1000, 60000), 32000);
+    assert_int_equal(shoal_backoff_step(32000, 1000, 60000), 60000);
+    assert_int_equal(shoal_backoff_step(60000, 1000, 60000), 60000);
     /* a delay past max (a config made smaller) comes back to max */
-    assert_int_equal(trk_backoff_step(500000, 1000, 60000), 60000);
+    assert_int_equal(shoal_backoff_step(500000, 1000, 60000), 60000);
     /* min == max: a constant delay */
-    assert_int_equal(trk_backoff_step(0, 700, 700), 700);
-    assert_int_equal(trk_backoff_step(700, 700, 700), 700);
+    assert_int_equal(shoal_backoff_step(0, 700, 700), 700);
+    assert_int_equal(shoal_backoff_step(700, 700, 700), 700);
     /* the ends of uint32_t: no wrap to a small delay */
-    assert_int_equal(trk_backoff_step(UINT32_MAX, 1, UINT32_MAX), UINT32_MAX);
-    assert_int_equal(trk_backoff_step(UINT32_MAX / 2 + 1, 1, UINT32_MAX),
+    assert_int_equal(shoal_backoff_step(UINT32_MAX, 1, UINT32_MAX), UINT32_MAX);
+    assert_int_equal(shoal_backoff_step(UINT32_MAX / 2 + 1, 1, UINT32_MAX),
                      UINT32_MAX);
-    assert_int_equal(trk_backoff_step(UINT32_MAX / 2, 1, UINT32_MAX),
+    assert_int_equal(shoal_backoff_step(UINT32_MAX / 2, 1, UINT32_MAX),
                      UINT32_MAX - 1);
-    assert_int_equal(trk_backoff_step(0x80000000u, 1, UINT32_MAX),
+    assert_int_equal(shoal_backoff_step(0x80000000u, 1, UINT32_MAX),
                      UINT32_MAX);
-    assert_int_equal(trk_backoff_step(UINT32_MAX, UINT32_MAX, UINT32_MAX),
+    assert_int_equal(shoal_backoff_step(UINT32_MAX, UINT32_MAX, UINT32_MAX),
                      UINT32_MAX);
 }
 
 static void test_schedule(void **state)
 {
-    trk_backoff b;
+    shoal_backoff b;
     uint32_t want = 100;
 
     (void)state;
     /* rand_low: every wait is its delay less a quarter, so the delays can
      * be read off the waits */
-    trk_backoff_init(&b, 100, 3200, rand_low, NULL);
+    shoal_backoff_init(&b, 100, 3200, rand_low, NULL);
     assert_int_equal(b.cur_ms, 0);
     assert_int_equal(b.failures, 0);
     for (uint32_t i = 1; i <= 10; i++) {
-        uint32_t w = trk_backoff_fail(&b);
+        uint32_t w = shoal_backoff_fail(&b);
         assert_int_equal(b.failures, i);
         assert_int_equal(b.cur_ms, want);
         assert_int_equal(w, want - want / 4);
@@ -101,28 +101,28 @@ static void test_schedule(void **state)
     assert_int_equal(b.cur_ms, 3200); /* capped, and it stays there */
 
     /* a success: back to min on the next failure */
-    trk_backoff_reset(&b);
+    shoal_backoff_reset(&b);
     assert_int_equal(b.cur_ms, 0);
     assert_int_equal(b.failures, 0);
-    assert_int_equal(trk_backoff_fail(&b), 75);
+    assert_int_equal(shoal_backoff_fail(&b), 75);
     assert_int_equal(b.cur_ms, 100);
     assert_int_equal(b.failures, 1);
 
     /* rand_high: the delay plus a quarter */
-    trk_backoff_init(&b, 100, 3200, rand_high, NULL);
-    assert_int_equal(trk_backoff_fail(&b), 125);
-    assert_int_equal(trk_backoff_fail(&b), 250);
+    shoal_backoff_init(&b, 100, 3200, rand_high, NULL);
+    assert_int_equal(shoal_backoff_fail(&b), 125);
+    assert_int_equal(shoal_backoff_fail(&b), 250);
 
     /* the failure count saturates instead of wrapping to "not failing" */
     b.failures = UINT32_MAX;
-    trk_backoff_fail(&b);
+    shoal_backoff_fail(&b);
     assert_int_equal(b.failures, UINT32_MAX);
     assert_int_not_equal(b.cur_ms, 0);
 
     /* no source given: libsodium's, within the same bounds */
-    trk_backoff_init(&b, 1000, 1000, NULL, NULL);
+    shoal_backoff_init(&b, 1000, 1000, NULL, NULL);
     for (int i = 0; i < 1000; i++) {
-        uint32_t w = trk_backoff_fail(&b);
+        uint32_t w = shoal_backoff_fail(&b);
         assert_true(w >= 750 && w <= 1250);
     }
 }
@@ -134,10 +134,10 @@ static void test_jitter(void **state)
 
     (void)state;
     /* within a quarter either way, and both ends reached */
-    assert_int_equal(trk_jitter(1000, rand_low, NULL), 750);
-    assert_int_equal(trk_jitter(1000, rand_high, NULL), 1250);
+    assert_int_equal(shoal_jitter(1000, rand_low, NULL), 750);
+    assert_int_equal(shoal_jitter(1000, rand_high, NULL), 1250);
     for (int i = 0; i < 2000; i++) {
-        uint32_t w = trk_jitter(1000, rand_seq, &s);
+        uint32_t w = shoal_jitter(1000, rand_seq, &s);
         assert_int_equal(s.last_upper, 501);
         assert_true(w >= 750 && w <= 1250);
         lo = w < lo ? w : lo;
@@ -146,40 +146,40 @@ static void test_jitter(void **state)
     assert_int_equal(lo, 750);
     assert_int_equal(hi, 1250);
     /* a source that breaks its contract stays in range */
-    assert_true(trk_jitter(1000, rand_wild, NULL) >= 750);
-    assert_true(trk_jitter(1000, rand_wild, NULL) <= 1250);
+    assert_true(shoal_jitter(1000, rand_wild, NULL) >= 750);
+    assert_true(shoal_jitter(1000, rand_wild, NULL) <= 1250);
 
     /* never 0: small delays are kept, 0 becomes 1 */
-    assert_int_equal(trk_jitter(0, rand_low, NULL), 1);
-    assert_int_equal(trk_jitter(0, rand_high, NULL), 1);
+    assert_int_equal(shoal_jitter(0, rand_low, NULL), 1);
+    assert_int_equal(shoal_jitter(0, rand_high, NULL), 1);
     for (uint32_t d = 1; d < 64; d++) {
-        assert_true(trk_jitter(d, rand_low, NULL) >= 1);
-        assert_true(trk_jitter(d, rand_low, NULL) >= d - d / 4);
-        assert_true(trk_jitter(d, rand_high, NULL) <= d + d / 4);
+        assert_true(shoal_jitter(d, rand_low, NULL) >= 1);
+        assert_true(shoal_jitter(d, rand_low, NULL) >= d - d / 4);
+        assert_true(shoal_jitter(d, rand_high, NULL) <= d + d / 4);
     }
-    assert_int_equal(trk_jitter(1, rand_low, NULL), 1);
-    assert_int_equal(trk_jitter(3, rand_high, NULL), 3);
-    assert_int_equal(trk_jitter(4, rand_low, NULL), 3);
-    assert_int_equal(trk_jitter(4, rand_high, NULL), 5);
+    assert_int_equal(shoal_jitter(1, rand_low, NULL), 1);
+    assert_int_equal(shoal_jitter(3, rand_high, NULL), 3);
+    assert_int_equal(shoal_jitter(4, rand_low, NULL), 3);
+    assert_int_equal(shoal_jitter(4, rand_high, NULL), 5);
 
     /* huge delays: no wrap past UINT32_MAX */
-    assert_int_equal(trk_jitter(UINT32_MAX, rand_high, NULL), UINT32_MAX);
-    assert_int_equal(trk_jitter(UINT32_MAX, rand_low, NULL),
+    assert_int_equal(shoal_jitter(UINT32_MAX, rand_high, NULL), UINT32_MAX);
+    assert_int_equal(shoal_jitter(UINT32_MAX, rand_low, NULL),
                      UINT32_MAX - UINT32_MAX / 4);
-    assert_int_equal(trk_jitter(0xE0000000u, rand_high, NULL), UINT32_MAX);
-    assert_int_equal(trk_jitter(0x80000000u, rand_high, NULL), 0xA0000000u);
+    assert_int_equal(shoal_jitter(0xE0000000u, rand_high, NULL), UINT32_MAX);
+    assert_int_equal(shoal_jitter(0x80000000u, rand_high, NULL), 0xA0000000u);
 }
 
 static void test_check(void **state)
 {
     (void)state;
-    assert_int_equal(trk_backoff_check(1000, 60000), 0);
-    assert_int_equal(trk_backoff_check(1, 1), 0);
-    assert_int_equal(trk_backoff_check(1, UINT32_MAX), 0);
-    assert_int_equal(trk_backoff_check(0, 60000), -1);
-    assert_int_equal(trk_backoff_check(0, 0), -1);
-    assert_int_equal(trk_backoff_check(60001, 60000), -1);
-    assert_int_equal(trk_backoff_check(UINT32_MAX, 1), -1);
+    assert_int_equal(shoal_backoff_check(1000, 60000), 0);
+    assert_int_equal(shoal_backoff_check(1, 1), 0);
+    assert_int_equal(shoal_backoff_check(1, UINT32_MAX), 0);
+    assert_int_equal(shoal_backoff_check(0, 60000), -1);
+    assert_int_equal(shoal_backoff_check(0, 0), -1);
+    assert_int_equal(shoal_backoff_check(60001, 60000), -1);
+    assert_int_equal(shoal_backoff_check(UINT32_MAX, 1), -1);
 }
 
 /* ------------------------------------------------- the client's config */

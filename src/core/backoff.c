@@ -1,31 +1,31 @@
-/* The tracker client's retry schedule (backoff.h). */
+/* A retry schedule with jitter (core/backoff.h). */
 #include <sodium.h>
 
-#include "tracker/backoff.h"
+#include "core/backoff.h"
 
-uint32_t trk_rand_sodium(uint32_t upper, void *user)
+uint32_t shoal_rand_sodium(uint32_t upper, void *user)
 {
     (void)user;
     return randombytes_uniform(upper);
 }
 
-int trk_backoff_check(uint32_t min_ms, uint32_t max_ms)
+int shoal_backoff_check(uint32_t min_ms, uint32_t max_ms)
 {
     return min_ms == 0 || min_ms > max_ms ? -1 : 0;
 }
 
-void trk_backoff_init(trk_backoff *b, uint32_t min_ms, uint32_t max_ms,
-                      trk_rand_fn rand, void *rand_user)
+void shoal_backoff_init(shoal_backoff *b, uint32_t min_ms, uint32_t max_ms,
+                      shoal_rand_fn rand, void *rand_user)
 {
     b->min_ms = min_ms;
     b->max_ms = max_ms;
     b->cur_ms = 0;
     b->failures = 0;
-    b->rand = rand != NULL ? rand : trk_rand_sodium;
+    b->rand = rand != NULL ? rand : shoal_rand_sodium;
     b->rand_user = rand_user;
 }
 
-uint32_t trk_backoff_step(uint32_t prev, uint32_t min_ms, uint32_t max_ms)
+uint32_t shoal_backoff_step(uint32_t prev, uint32_t min_ms, uint32_t max_ms)
 {
     uint32_t d;
 
@@ -36,7 +36,7 @@ uint32_t trk_backoff_step(uint32_t prev, uint32_t min_ms, uint32_t max_ms)
     return d > max_ms ? max_ms : d;
 }
 
-uint32_t trk_jitter(uint32_t d, trk_rand_fn rand, void *rand_user)
+uint32_t shoal_jitter(uint32_t d, shoal_rand_fn rand, void *rand_user)
 {
     uint32_t q = d / 4;       /* 2q + 1 <= 2^31 + 1: fits */
     uint64_t w;
@@ -50,15 +50,15 @@ uint32_t trk_jitter(uint32_t d, trk_rand_fn rand, void *rand_user)
     return w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
 }
 
-uint32_t trk_backoff_fail(trk_backoff *b)
+uint32_t shoal_backoff_fail(shoal_backoff *b)
 {
-    b->cur_ms = trk_backoff_step(b->cur_ms, b->min_ms, b->max_ms);
+    b->cur_ms = shoal_backoff_step(b->cur_ms, b->min_ms, b->max_ms);
     if (b->failures < UINT32_MAX)
         b->failures++;
-    return trk_jitter(b->cur_ms, b->rand, b->rand_user);
+    return shoal_jitter(b->cur_ms, b->rand, b->rand_user);
 }
 
-void trk_backoff_reset(trk_backoff *b)
+void shoal_backoff_reset(shoal_backoff *b)
 {
     b->cur_ms = 0;
     b->failures = 0;
