@@ -309,7 +309,8 @@ static void scan_after(uv_work_t *w, int status)
         f->index = j->out;
     }
     free(j);
-    f->next_scan = files_now(f) + f->cfg.rescan_ms;
+    if (!f->dead) /* else the node may be gone already */
+        f->next_scan = files_now(f) + f->cfg.rescan_ms;
     waiters = f->scan_waiters;
     f->scan_waiters = NULL;
     if (!f->dead && f->scan_again) {

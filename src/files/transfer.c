@@ -327,6 +327,22 @@ static void disk_after(uv_work_t *w, int status)
 
     t->inflight--;
     t->disk_pending--;
+    if (f->dead) {
+        /* the service stopped, and its node may be gone: the job's memory
+         * (a write's whole batch) goes back, nothing is logged or done */
+        if (j->kind == DJ_WRITE)
+            t->writing = 0, t->wq_batch = NULL;
+        while (j != NULL) {
+            disk_job *next = j->kind == DJ_WRITE ? j->next : NULL;
+            free(j->final_path);
+            job_buf_free(j);
+            free(j);
+            j = next;
+        }
+        write_next(t); /* drops what still waits */
+        files_release(f);
+        return;
+    }
     if (status < 0 && j->error == 0)
         j->error = status;
     switch (j->kind) {
