@@ -7,6 +7,7 @@
  * name only when every chunk is verified. Classic mode: FGET from the
  * holders a QUER found, one after another, into a partial file renamed
  * when complete. Disk work runs on the thread pool. */
+#define _GNU_SOURCE /* sync_file_range */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -204,6 +205,19 @@ static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
     return 0;
 }
 
+/* Has the disk start on what was just written (Linux: sync_file_range
+ * queues the range's dirty pages and returns), so that the fsync at the end
+ * waits for the last chunks only, not for the whole file, and a large
+ * download's dirty pages do not pile up in memory. */
+static void writeback_start(int fd, uint64_t off, size_t len)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    (void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd, (void)off, (void)len;
+#endif
+}
+
 /* Checks each chunk already in the partial file against the manifest.
  * Marks verified ones done in t->state (the loop leaves them alone until
  * this job returns). */
@@ -288,11 +302,12 @@ static void disk_work(uv_work_t *w)
         break;
     }
     case DJ_WRITE: /* j and the chunks chained after it */
-        for (disk_job *k = j; k != NULL; k = k->next)
-            if ((k->error = write_all(t->fd, k->buf, k->len,
-                                      (uint64_t)k->chunk *
-                                          SHOAL_FILES_CHUNK)) < 0)
+        for (disk_job *k = j; k != NULL; k = k->next) {
+            uint64_t off = (uint64_t)k->chunk * SHOAL_FILES_CHUNK;
+            if ((k->error = write_all(t->fd, k->buf, k->len, off)) < 0)
                 break; /* the rest stay unwritten: error 0, not counted */
+            writeback_start(t->fd, off, k->len);
+        }
         break;
     case DJ_RESUME:
         resume_scan(j);
