@@ -158,8 +158,8 @@ int main(int argc, char **argv)
             (unsigned long long)(fb.size >> 20), h.id);
 
     for (int r = 0; r < runs; r++) {
-        double raw = file_bench_raw_once(&fb, 1);
-        double raw_ns = file_bench_raw_once(&fb, 0), whole;
+        double raw = file_bench_raw_once(&fb, FILE_BENCH_FSYNC);
+        double raw_ns = file_bench_raw_once(&fb, FILE_BENCH_NO_SYNC), whole;
         double fget = download_once(&fb, &h, r, &whole);
         fprintf(stderr,
                 "classic_fget: run %d: raw copy %.3f s (%.0f MiB/s; without "
