@@ -263,6 +263,17 @@ int shoal_request_owned(shoal_node *node, const char *addr, const char *type,
                         shoal_reply_cb on_reply, shoal_end_cb on_end,
                         void *user);
 
+/* The same as shoal_request, with a place for the reply: the first reply
+ * whose payload is 1 to cap bytes is read straight into buf, and on_reply
+ * sees reply->data == buf. For large replies of a size known in advance (a
+ * file chunk), this saves copying each out of a borrowed payload. Other
+ * replies are delivered as by shoal_request. buf must stay valid, and be
+ * left alone, until on_end. SHOAL_EINVAL without a buf. */
+int shoal_request_into(shoal_node *node, const char *addr, const char *type,
+                       const void *data, size_t len, void *buf, size_t cap,
+                       uint32_t timeout_ms, shoal_reply_cb on_reply,
+                       shoal_end_cb on_end, void *user);
+
 /* The same as shoal_request, addressed to a peer id: the router picks the
  * next hop. Returns
  * SHOAL_ENOROUTE if it has none. */

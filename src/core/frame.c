@@ -65,11 +65,31 @@ void shoal_frame_reader_init(shoal_frame_reader *r, size_t max_len)
     r->max_len = max_len;
 }
 
+/* Back to the reader's own buffer after a message read into the caller's. */
+static void unborrow(shoal_frame_reader *r)
+{
+    if (!r->borrowed)
+        return;
+    r->payload = r->own;
+    r->cap = r->own_cap;
+    r->own = NULL;
+    r->own_cap = 0;
+    r->borrowed = 0;
+}
+
 void shoal_frame_reader_free(shoal_frame_reader *r)
 {
+    unborrow(r);
     payload_release(r->payload, r->cap);
     r->payload = NULL;
     r->cap = 0;
+    r->into = NULL;
+}
+
+void shoal_frame_reader_into(shoal_frame_reader *r, void *buf, size_t cap)
+{
+    r->into = buf;
+    r->into_cap = buf != NULL ? cap : 0;
 }
 
 static int header_done(shoal_frame_reader *r)
@@ -91,7 +111,20 @@ static int header_done(shoal_frame_reader *r)
         r->complete = 1;
         return 1;
     }
+    if (r->into != NULL && r->len <= r->into_cap) {
+        r->own = r->payload;
+        r->own_cap = r->cap;
+        r->payload = r->into;
+        r->cap = r->len; /* never grown: it is full when the message is */
+        r->borrowed = 1;
+        r->into = NULL;
+    }
     return 0;
+}
+
+size_t shoal_frame_reader_held(const shoal_frame_reader *r)
+{
+    return r->borrowed ? r->own_cap : r->cap;
 }
 
 size_t shoal_frame_reader_growth(const shoal_frame_reader *r)
@@ -197,6 +230,7 @@ void shoal_frame_reader_msg(const shoal_frame_reader *r, shoal_msg *out)
 
 void shoal_frame_reader_next(shoal_frame_reader *r)
 {
+    unborrow(r);
     if (r->cap > FRAME_FIRST_ALLOC)
         shoal_frame_reader_free(r);
     r->header_got = 0;

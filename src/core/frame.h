@@ -22,11 +22,23 @@ typedef struct shoal_frame_reader {
     size_t got;
     size_t max_len;        /* a larger announced length is an error */
     int complete;
+    uint8_t *into;         /* the caller's buffer for the next message */
+    size_t into_cap;
+    int borrowed;          /* payload is into's; own is the reader's */
+    uint8_t *own;
+    size_t own_cap;
 } shoal_frame_reader;
 
 void shoal_frame_reader_init(shoal_frame_reader *r, size_t max_len);
 /* Frees the payload buffer. The reader can be initialised again after. */
 void shoal_frame_reader_free(shoal_frame_reader *r);
+
+/* The next message whose payload is 1 to cap bytes goes straight into buf
+ * (the caller's, valid until next() or free()) instead of into a buffer of
+ * the reader's: for a reply of a size known in advance, the copy out of a
+ * borrowed payload is saved. Once: the messages after it use the reader's
+ * own buffer again. */
+void shoal_frame_reader_into(shoal_frame_reader *r, void *buf, size_t cap);
 
 /* Space for the next bytes: at most *cap bytes at *buf. Only the current
  * message's bytes are asked for, so two messages never share one read.
@@ -37,6 +49,10 @@ int shoal_frame_reader_prepare(shoal_frame_reader *r, uint8_t **buf,
  * complete, 0 when more is needed, SHOAL_EMSGSIZE for a length over the
  * limit. */
 int shoal_frame_reader_commit(shoal_frame_reader *r, size_t n);
+
+/* Bytes of payload buffer the reader holds (not counting a caller's buffer
+ * from shoal_frame_reader_into()). */
+size_t shoal_frame_reader_held(const shoal_frame_reader *r);
 
 /* How many bytes the next prepare() will add to the payload buffer: 0 until
  * the buffer is full. Lets a caller keep a budget across many readers. */

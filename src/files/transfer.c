@@ -556,7 +556,8 @@ static void chunk_on_reply(const shoal_msg *reply, void *user)
         c->bad = 1;
         return;
     }
-    memcpy(c->buf, reply->data, reply->len);
+    if (reply->data != c->buf) /* read into it unless it did not fit */
+        memcpy(c->buf, reply->data, reply->len);
     c->got = reply->len;
 }
 
@@ -623,9 +624,9 @@ static int chunk_send(files_transfer *t, uint32_t i, size_t hi)
         return SHOAL_ENOMEM;
     }
     snprintf(payload, sizeof(payload), "%s %u", t->hash, (unsigned)i);
-    rc = shoal_request(t->f->node, t->holders[hi].addr, "CHNK", payload,
-                       strlen(payload), CHUNK_TIMEOUT_MS, chunk_on_reply,
-                       chunk_on_end, c);
+    rc = shoal_request_into(t->f->node, t->holders[hi].addr, "CHNK", payload,
+                            strlen(payload), c->buf, c->len, CHUNK_TIMEOUT_MS,
+                            chunk_on_reply, chunk_on_end, c);
     if (rc < 0) {
         shoal_bufcache_put(&t->f->chunk_bufs, c->buf);
         free(c);

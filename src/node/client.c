@@ -206,10 +206,12 @@ static void on_resolved(uv_getaddrinfo_t *r, int status, struct addrinfo *ai)
         shoal_conn_close(c, rc, "connect_failed");
 }
 
-int shoal_request_owned(shoal_node *node, const char *addr,
-                        const char *type, void *data, size_t len,
-                        uint32_t timeout_ms, shoal_reply_cb on_reply,
-                        shoal_end_cb on_end, void *user)
+/* shoal_request_owned, with the first reply read into into (NULL: none). */
+static int request_start(shoal_node *node, const char *addr,
+                         const char *type, void *data, size_t len,
+                         void *into, size_t into_cap, uint32_t timeout_ms,
+                         shoal_reply_cb on_reply, shoal_end_cb on_end,
+                         void *user)
 {
     struct sockaddr_storage ss;
     shoal_addr a;
@@ -227,8 +229,9 @@ int shoal_request_owned(shoal_node *node, const char *addr,
     else if (node->stats.connections >= node->cfg.max_connections)
         rc = SHOAL_ENOBUFS;
     if (rc == 0 && node->secure != NULL && addr != NULL && addr[0] == '/')
-        return shoal_msgproto_request(node, addr, norm, data, len,
-                                      timeout_ms, on_reply, on_end, user);
+        return shoal_msgproto_request(node, addr, norm, data, len, into,
+                                      into_cap, timeout_ms, on_reply, on_end,
+                                      user);
     if (rc == 0)
         rc = shoal_addr_parse(addr, &a);
     if (rc == 0) {
@@ -253,6 +256,7 @@ int shoal_request_owned(shoal_node *node, const char *addr,
         free_outreq(o);
         return rc;
     }
+    shoal_frame_reader_into(&o->conn.reader, into, into_cap);
     /* From here on, failures are reported through on_end. */
     if (timeout_ms != 0)
         o->conn.deadline = uv_now(node->loop) + timeout_ms;
@@ -280,22 +284,56 @@ int shoal_request_owned(shoal_node *node, const char *addr,
     return 0;
 }
 
+int shoal_request_owned(shoal_node *node, const char *addr,
+                        const char *type, void *data, size_t len,
+                        uint32_t timeout_ms, shoal_reply_cb on_reply,
+                        shoal_end_cb on_end, void *user)
+{
+    return request_start(node, addr, type, data, len, NULL, 0, timeout_ms,
+                         on_reply, on_end, user);
+}
+
+/* A malloc'd copy of data (NULL for none) in *copy; 0 or an error. */
+static int copy_payload(const void *data, size_t len, void **copy)
+{
+    *copy = NULL;
+    if (data == NULL && len != 0)
+        return SHOAL_EINVAL;
+    if (len != 0) {
+        if ((*copy = malloc(len)) == NULL)
+            return SHOAL_ENOMEM;
+        shoal_bigbuf_advise(*copy, len);
+        memcpy(*copy, data, len);
+    }
+    return 0;
+}
+
 int shoal_request(shoal_node *node, const char *addr, const char *type,
                   const void *data, size_t len, uint32_t timeout_ms,
                   shoal_reply_cb on_reply, shoal_end_cb on_end, void *user)
 {
-    void *copy = NULL;
+    void *copy;
+    int rc = copy_payload(data, len, &copy);
 
-    if (data == NULL && len != 0)
-        return SHOAL_EINVAL;
-    if (len != 0) {
-        if ((copy = malloc(len)) == NULL)
-            return SHOAL_ENOMEM;
-        shoal_bigbuf_advise(copy, len);
-        memcpy(copy, data, len);
-    }
-    return shoal_request_owned(node, addr, type, copy, len, timeout_ms,
-                               on_reply, on_end, user);
+    if (rc < 0)
+        return rc;
+    return request_start(node, addr, type, copy, len, NULL, 0, timeout_ms,
+                         on_reply, on_end, user);
+}
+
+int shoal_request_into(shoal_node *node, const char *addr, const char *type,
+                       const void *data, size_t len, void *buf, size_t cap,
+                       uint32_t timeout_ms, shoal_reply_cb on_reply,
+                       shoal_end_cb on_end, void *user)
+{
+    void *copy;
+    int rc = buf == NULL || cap == 0 ? SHOAL_EINVAL
+                                     : copy_payload(data, len, &copy);
+
+    if (rc < 0)
+        return rc;
+    return request_start(node, addr, type, copy, len, buf, cap, timeout_ms,
+                         on_reply, on_end, user);
 }
 
 int shoal_request_peer(shoal_node *node, const char *peer_id,

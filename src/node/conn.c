@@ -225,23 +225,24 @@ int shoal_conn_write(shoal_conn *c, const char *type, const void *data,
 
 uint8_t *shoal_conn_release_input(shoal_conn *c, int keep)
 {
-    uint8_t *p = c->reader.payload;
+    uint8_t *p = NULL;
 
-    c->node->input_bytes -= c->reader.cap;
-    c->reader.payload = NULL;
-    c->reader.cap = 0;
-    if (keep)
-        return p;
-    free(p);
-    return NULL;
+    c->node->input_bytes -= shoal_frame_reader_held(&c->reader);
+    if (keep && !c->reader.borrowed) { /* a caller's buffer is not ours */
+        p = c->reader.payload;
+        c->reader.payload = NULL;
+        c->reader.cap = 0;
+    }
+    shoal_frame_reader_free(&c->reader);
+    return p;
 }
 
 void shoal_conn_next_message(shoal_conn *c)
 {
-    size_t before = c->reader.cap;
+    size_t before = shoal_frame_reader_held(&c->reader);
 
     shoal_frame_reader_next(&c->reader);
-    c->node->input_bytes -= before - c->reader.cap;
+    c->node->input_bytes -= before - shoal_frame_reader_held(&c->reader);
 }
 
 void shoal_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -256,14 +257,14 @@ void shoal_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
                            sizeof(c->node->scratch));
         return;
     }
-    before = c->reader.cap;
+    before = shoal_frame_reader_held(&c->reader);
     if (c->node->input_bytes + shoal_frame_reader_growth(&c->reader) >
             c->node->cfg.max_input_total ||
         shoal_frame_reader_prepare(&c->reader, &p, &cap) < 0) {
         *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
         return;
     }
-    c->node->input_bytes += c->reader.cap - before;
+    c->node->input_bytes += shoal_frame_reader_held(&c->reader) - before;
     buf->base = (char *)p;
     buf->len = cap;
 }

@@ -393,8 +393,9 @@ static void call_timeout(uv_timer_t *t)
 
 int shoal_msgproto_request(shoal_node *node, const char *addr,
                            const char *type, void *data, size_t len,
-                           uint32_t timeout_ms, shoal_reply_cb on_reply,
-                           shoal_end_cb on_end, void *user)
+                           void *into, size_t into_cap, uint32_t timeout_ms,
+                           shoal_reply_cb on_reply, shoal_end_cb on_end,
+                           void *user)
 {
     msg_call *c = calloc(1, sizeof(*c));
     int rc;
@@ -411,6 +412,7 @@ int shoal_msgproto_request(shoal_node *node, const char *addr,
     c->len = len;
     shoal_frame_header_encode(c->header, type, (uint32_t)len);
     shoal_frame_reader_init(&c->reader, node->cfg.max_message);
+    shoal_frame_reader_into(&c->reader, into, into_cap);
     if ((rc = shoal_stream_open(node, addr, SHOAL_MSG_PROTOCOL, call_open,
                                 c)) < 0) {
         free(c->payload);

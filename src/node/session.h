@@ -156,8 +156,9 @@ void shoal_identify_push_all(shoal_node *node);
 int shoal_msgproto_serve(shoal_node *node);
 int shoal_msgproto_request(shoal_node *node, const char *addr,
                            const char *type, void *data, size_t len,
-                           uint32_t timeout_ms, shoal_reply_cb on_reply,
-                           shoal_end_cb on_end, void *user);
+                           void *into, size_t into_cap, uint32_t timeout_ms,
+                           shoal_reply_cb on_reply, shoal_end_cb on_end,
+                           void *user);
 void shoal_secure_stop(shoal_node *node);
 void shoal_secure_free(shoal_node *node);
 

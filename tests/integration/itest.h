@@ -164,6 +164,8 @@ typedef struct itest_call {
     char *data[ITEST_MAX_REPLIES];      /* NUL-terminated copies */
     size_t len[ITEST_MAX_REPLIES];
     uint64_t started_ms, ended_ms;
+    const void *into;                   /* shoal_request_into()'s buffer */
+    unsigned in_buf;                    /* bit i: reply i was read into it */
 } itest_call;
 
 static inline void itest_call_init(itest_call *c)
@@ -194,6 +196,8 @@ static inline void itest_on_reply(const shoal_msg *reply, void *user)
             c->data[c->count][reply->len] = '\0';
         }
         c->len[c->count] = reply->len;
+        if (c->into != NULL && reply->data == c->into)
+            c->in_buf |= 1u << c->count;
     }
     c->count++;
 }

@@ -344,6 +344,47 @@ static void test_typed_messages(void **state)
     itest_call_free(&c);
     free(data);
 
+    /* the same, read straight into the caller's buffer: the first reply
+     * that fits goes there, "second" (the next one) does not */
+    data = malloc(big);
+    itest_call_init(&c);
+    c.into = data;
+    memset(data, 0, big);
+    {
+        uint8_t *want = malloc(big);
+        for (i = 0; i < big; i++)
+            want[i] = (uint8_t)(i * 13);
+        assert_int_equal(shoal_request_into(p.a, p.b_addr, "ECHO", want, big,
+                                            data, big, 10000, itest_on_reply,
+                                            itest_on_end, &c), 0);
+        assert_true(itest_run_until(&p.loop, itest_call_ended, &c, 10000));
+        assert_int_equal(c.status, 0);
+        assert_int_equal(c.count, 2);
+        assert_int_equal(c.in_buf, 1u);
+        assert_memory_equal(data, want, big);
+        assert_true(itest_reply_is(&c, 1, "REPL", "second"));
+        free(want);
+    }
+    itest_call_free(&c);
+    /* a buffer too small for either reply: both come as usual */
+    itest_call_init(&c);
+    c.into = data;
+    memset(data, 'x', 4);
+    assert_int_equal(shoal_request_into(p.a, p.b_addr, "ECHO", "hello", 5,
+                                        data, 4, 5000, itest_on_reply,
+                                        itest_on_end, &c), 0);
+    assert_true(itest_run_until(&p.loop, itest_call_ended, &c, 5000));
+    assert_int_equal(c.status, 0);
+    assert_int_equal(c.in_buf, 0u);
+    assert_true(itest_reply_is(&c, 0, "REPL", "hello"));
+    assert_true(itest_reply_is(&c, 1, "REPL", "second"));
+    assert_memory_equal(data, "xxxx", 4);
+    itest_call_free(&c);
+    assert_int_equal(shoal_request_into(p.a, p.b_addr, "ECHO", "hi", 2, NULL,
+                                        4, 5000, itest_on_reply, itest_on_end,
+                                        &c), SHOAL_EINVAL);
+    free(data);
+
     /* a reply sent later, from outside the handler */
     held_req = NULL;
     itest_call_init(&c);

@@ -243,6 +243,50 @@ static void test_several_replies(void **state)
     assert_int_equal(st.dropped, 0);
 }
 
+/* shoal_request_into on the classic wire: the first reply that fits is
+ * read into the caller's buffer, later ones and larger ones are not. */
+static void test_request_into(void **state)
+{
+    fixture *f = *state;
+    char buf[8];
+    itest_call call;
+
+    itest_call_init(&call);
+    call.into = buf;
+    assert_int_equal(shoal_request_into(f->b, f->addr_a, "MULT", NULL, 0, buf,
+                                        sizeof(buf), 0, itest_on_reply,
+                                        itest_on_end, &call),
+                     0);
+    assert_true(itest_run_until(f->loop, itest_call_ended, &call, GUARD_MS));
+    assert_int_equal(call.status, 0);
+    assert_int_equal(call.count, 3);
+    assert_int_equal(call.in_buf, 1u); /* "one" only */
+    assert_memory_equal(buf, "one", 3);
+    assert_true(itest_reply_is(&call, 1, "REPL", "two"));
+    assert_true(itest_reply_is(&call, 2, "REPL", "three"));
+    itest_call_free(&call);
+
+    /* ECHO answers "type=ECHO" (9 bytes: too big), then the payload */
+    itest_call_init(&call);
+    call.into = buf;
+    assert_int_equal(shoal_request_into(f->b, f->addr_a, "ECHO", "abcd", 4,
+                                        buf, sizeof(buf), 0, itest_on_reply,
+                                        itest_on_end, &call),
+                     0);
+    assert_true(itest_run_until(f->loop, itest_call_ended, &call, GUARD_MS));
+    assert_int_equal(call.status, 0);
+    assert_int_equal(call.count, 2);
+    assert_int_equal(call.in_buf, 2u);
+    assert_true(itest_reply_is(&call, 0, "REPL", "type=ECHO"));
+    assert_memory_equal(buf, "abcd", 4);
+    itest_call_free(&call);
+
+    assert_int_equal(shoal_request_into(f->b, f->addr_a, "ECHO", "x", 1, buf,
+                                        0, 0, itest_on_reply, itest_on_end,
+                                        &call),
+                     SHOAL_EINVAL);
+}
+
 static void test_reply_later(void **state)
 {
     fixture *f = *state;
@@ -1069,6 +1113,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_several_replies, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_request_into, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_later, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_case_insensitive, setup,

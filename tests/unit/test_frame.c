@@ -534,6 +534,80 @@ static void test_next_keeps_small_frees_large(void **state)
 
 /* -------------------------------------------------------------- the writer */
 
+/* ------------------------------------------------ into a caller's buffer */
+
+static void test_into_caller_buffer(void **state)
+{
+    uint8_t wire[256], mine[16], big[32];
+    shoal_frame_reader r;
+    size_t n, used, off;
+
+    (void)state;
+    memset(big, 'b', sizeof(big));
+    shoal_frame_reader_init(&r, 1024);
+    shoal_frame_reader_into(&r, mine, sizeof(mine));
+
+    /* too big for mine: read into the reader's own buffer; mine stays
+     * armed for the next message */
+    n = make_msg(wire, "BIGG", big, sizeof(big));
+    assert_int_equal(shoal_frame_reader_feed(&r, wire, n, &used), 1);
+    assert_ptr_not_equal(r.payload, mine);
+    assert_msg(&r, "BIGG", big, sizeof(big));
+    assert_true(shoal_frame_reader_held(&r) > 0);
+    shoal_frame_reader_next(&r);
+
+    /* fits: straight into mine, in pieces through prepare and commit; the
+     * reader's own buffer is still held, and counted */
+    n = make_msg(wire, "CHNK", payload_text, 10);
+    off = 0;
+    while (off < n) {
+        uint8_t *buf;
+        size_t cap;
+        assert_int_equal(shoal_frame_reader_prepare(&r, &buf, &cap), 0);
+        if (r.header_got == SHOAL_FRAME_HEADER)
+            assert_true(buf >= mine && buf < mine + sizeof(mine));
+        cap = cap > 3 ? 3 : cap;
+        memcpy(buf, wire + off, cap);
+        off += cap;
+        assert_int_equal(shoal_frame_reader_commit(&r, cap), off == n);
+    }
+    assert_ptr_equal(r.payload, mine);
+    assert_msg(&r, "CHNK", payload_text, 10);
+    assert_int_equal(shoal_frame_reader_held(&r), sizeof(big)); /* BIGG's */
+    shoal_frame_reader_next(&r);
+
+    /* once only: the next message that would fit uses the reader's own */
+    n = make_msg(wire, "CHNK", "again", 5);
+    assert_int_equal(shoal_frame_reader_feed(&r, wire, n, &used), 1);
+    assert_ptr_not_equal(r.payload, mine);
+    assert_msg(&r, "CHNK", "again", 5);
+    assert_memory_equal(mine, payload_text, 10);
+    shoal_frame_reader_next(&r);
+
+    /* freed midway through a message in mine: mine is not freed (the
+     * sanitizer build would see it), the reader's own buffer is */
+    shoal_frame_reader_into(&r, mine, sizeof(mine));
+    n = make_msg(wire, "CHNK", payload_text, 12);
+    assert_int_equal(shoal_frame_reader_feed(&r, wire, n - 4, &used), 0);
+    assert_ptr_equal(r.payload, mine);
+    shoal_frame_reader_free(&r);
+    assert_null(r.payload);
+    assert_int_equal(shoal_frame_reader_held(&r), 0);
+
+    /* an empty message never uses it; NULL disarms */
+    shoal_frame_reader_init(&r, 1024);
+    shoal_frame_reader_into(&r, mine, sizeof(mine));
+    n = make_msg(wire, "PING", NULL, 0);
+    assert_int_equal(shoal_frame_reader_feed(&r, wire, n, &used), 1);
+    assert_ptr_not_equal(r.payload, mine);
+    shoal_frame_reader_next(&r);
+    shoal_frame_reader_into(&r, NULL, sizeof(mine));
+    n = make_msg(wire, "CHNK", "x", 1);
+    assert_int_equal(shoal_frame_reader_feed(&r, wire, n, &used), 1);
+    assert_ptr_not_equal(r.payload, mine);
+    shoal_frame_reader_free(&r);
+}
+
 static void test_header_encode(void **state)
 {
     static const struct {
@@ -623,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_growth_follows_data),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_next_keeps_small_frees_large),
+        cmocka_unit_test(test_into_caller_buffer),
         cmocka_unit_test(test_header_encode),
         cmocka_unit_test(test_type_normalize),
     };
