@@ -30,8 +30,9 @@
  * to a loopback TCP socket; another reads the socket into 1 MiB and
  * write()s a new file in the same folder, then fsyncs it. Time: from the
  * connect until the fsync returns. On stderr also: the same copy without
- * the fsync, and with each piece's writeback started as it is written
- * (sync_file_range), as the files service does.
+ * the fsync, and streamed past the page cache as the files service does
+ * (each piece's writeback started as it is written, the piece 8 before it
+ * dropped from the cache).
  *
  * Before each timed copy (raw or shoal), file_bench_warm_memory() touches
  * and frees twice the file's size of memory, so that no copy pays for the
@@ -231,7 +232,7 @@ int main(int argc, char **argv)
         }
         fprintf(stderr,
                 "file_transfer: run %d: raw copy %.2f s (%.0f MiB/s; without "
-                "fsync %.0f MiB/s; with early writeback %.0f MiB/s), one "
+                "fsync %.0f MiB/s; streamed past the cache %.0f MiB/s), one "
                 "holder %.2f s (%.0f MiB/s), %d holders %.2f s (%.0f MiB/s)\n",
                 r + 1, raw, file_bench_mib_per_s(&fb, raw),
                 file_bench_mib_per_s(&fb, raw_ns),
@@ -255,9 +256,9 @@ int main(int argc, char **argv)
         file_bench_holder_stop(&hs[i]);
     file_bench_rm_rf(&fb, fb.root);
     fprintf(stderr,
-            "file_transfer: best: raw %.0f MiB/s (without fsync %.0f, with "
-            "early writeback %.0f), one holder %.0f MiB/s, %d holders %.0f "
-            "MiB/s\n",
+            "file_transfer: best: raw %.0f MiB/s (without fsync %.0f, "
+            "streamed past the cache %.0f), one holder %.0f MiB/s, %d holders "
+            "%.0f MiB/s\n",
             file_bench_mib_per_s(&fb, best_raw),
             file_bench_mib_per_s(&fb, best_raw_nosync),
             file_bench_mib_per_s(&fb, best_raw_wb),
