@@ -47,16 +47,17 @@
  * holders cannot add CPU; what they can add is overlap: more requests
  * being read, sealed and sent while others are opened and written.
  *
- * Where the time goes (perf record -e cpu-clock -g, one holder, at the
- * commit that added this): both cores are busy. libuv's pool threads take
- * about 60% of the CPU: the downloader's pwrite() of each chunk into the
- * page cache (about 40% of their time), SHA-256 of each chunk (about 20%),
- * and spinning on the file's inode lock (about 15%: several pool threads
- * pwrite() the same file at once and ext4 lets one in at a time). The
- * holder's loop thread (about 20%) and the client's (about 18%) spend
- * most of theirs in ChaCha20-Poly1305 and in copies. The raw copy hashes
- * nothing and writes from one thread. On stderr each download also says
- * how long its final fsync and link took.
+ * Where the time goes (perf record -e cpu-clock -g, one holder, attached
+ * after indexing, at the commit that made downloads read chunks into their
+ * own buffers): about 1.7 of the 2 cores are busy. libcrypto is about half
+ * of the samples: SHA-256 of each chunk on the pool, ChaCha20-Poly1305 on
+ * the two loops. The rest is mostly copies the kernel makes (the holder's
+ * pread, the socket, the downloader's pwrite into the page cache), the
+ * loopback TCP stack, and memmove (7%: yamux output on the holder, the
+ * frame reader on the client). A download streams past the page cache
+ * (src/files/transfer.c): before it did, its pwrite into fresh pages cost
+ * up to five times as much in runs where this VM's host had taken the
+ * guest's free memory back, and one-holder times swung from 1.4 to 2.1 s.
  *
  * Usage: file_transfer [MiB] [runs] [only]
  * only (for profiling): 1 runs the one-holder downloads alone, 4 the
