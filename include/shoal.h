@@ -27,6 +27,14 @@ extern "C" {
 #define SHOAL_VERSION_MINOR 1
 #define SHOAL_VERSION_PATCH 0
 
+/* Marks the public API: the library is built with hidden visibility, so
+ * that only these names are exported from libshoal.so. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define SHOAL_EXTERN __attribute__((visibility("default")))
+#else
+#define SHOAL_EXTERN
+#endif
+
 /* ------------------------------------------------------------------ errors
  * Functions return 0 or a negative code. System-level failures are libuv's
  * own codes (UV_ECONNREFUSED, UV_ENOMEM, ...), passed through unchanged; the
@@ -50,6 +58,7 @@ extern "C" {
 #define SHOAL_EBUSY         (-30005)         /* wrong state or wrong thread */
 
 /* Name of an error code, for humans. Never NULL. Any thread. */
+SHOAL_EXTERN
 const char *shoal_strerror(int err);
 
 /* ----------------------------------------------------------------- logging
@@ -66,6 +75,7 @@ enum shoal_log_level {
 typedef void (*shoal_log_cb)(int level, const char *line, void *user);
 
 /* Name of a log level ("error", "warn", "info", "debug"). Any thread. */
+SHOAL_EXTERN
 const char *shoal_log_level_name(int level);
 
 typedef struct shoal_node shoal_node;
@@ -73,6 +83,7 @@ typedef struct shoal_node shoal_node;
 /* Logs one "event key=value ..." line through the node's sink, as the
  * node's own lines are (for services and applications). Dropped above the
  * node's log_level. */
+SHOAL_EXTERN
 void shoal_log(shoal_node *node, int level, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -125,6 +136,7 @@ typedef struct shoal_config {
  * key, 10 s handshakes, 120 s idle connections, 256 streams per
  * connection, 1 MiB queued per stream, idle connections trimmed from 768
  * down to 512. */
+SHOAL_EXTERN
 void shoal_config_init(shoal_config *cfg);
 
 /* -------------------------------------------------------------------- node */
@@ -134,15 +146,18 @@ void shoal_config_init(shoal_config *cfg);
  * NULL for a loop of the node's own. The config and its strings are copied.
  * On success *out owns the node: release it with shoal_node_free() or
  * shoal_node_close(). */
+SHOAL_EXTERN
 int shoal_node_new(shoal_node **out, uv_loop_t *loop, const shoal_config *cfg);
 
 /* Runs the node's loop until shoal_node_stop() (or SIGINT/SIGTERM when
  * handle_signals is set). On return every connection is closed and every
  * request ended. Returns 0, or an error if the node cannot run. */
+SHOAL_EXTERN
 int shoal_node_run(shoal_node *node);
 
 /* Asks the node to stop: closes the listener and every connection, ends
  * outstanding requests with SHOAL_ECANCELED, stops timers. Any thread. */
+SHOAL_EXTERN
 void shoal_node_stop(shoal_node *node);
 
 typedef void (*shoal_close_cb)(shoal_node *node, void *user);
@@ -150,20 +165,26 @@ typedef void (*shoal_close_cb)(shoal_node *node, void *user);
 /* For a node on an application's loop: stops it and frees it. cb (may be
  * NULL) runs on the loop once every handle of the node has closed; the node
  * must not be used in it and is freed when cb returns. */
+SHOAL_EXTERN
 void shoal_node_close(shoal_node *node, shoal_close_cb cb, void *user);
 
 /* Stops the node if needed and frees it. A node with its own loop is freed
  * before this returns, loop included; call it when the loop is not running
  * (after shoal_node_run() returns). A node on an application's loop is
  * freed as by shoal_node_close(node, NULL, NULL). */
+SHOAL_EXTERN
 void shoal_node_free(shoal_node *node);
 
 /* This node's id, e.g. "127.0.0.1:9000". Borrowed; lives with the node. */
+SHOAL_EXTERN
 const char *shoal_node_id(const shoal_node *node);
 /* Advertised host, and the port the node listens on (0 if it does not). */
+SHOAL_EXTERN
 const char *shoal_node_host(const shoal_node *node);
+SHOAL_EXTERN
 int shoal_node_port(const shoal_node *node);
 /* Listens on one more address (as cfg->listen; at most 8 in all). */
+SHOAL_EXTERN
 int shoal_node_listen(shoal_node *node, const char *addr);
 
 /* The address peers reach this node at, written to out: in secure mode a
@@ -171,10 +192,13 @@ int shoal_node_listen(shoal_node *node, const char *addr);
  * shoal_node_addr is the primary one (cfg->listen); listen_addr gives each
  * listening address by index. Return 0, SHOAL_ENOENT when there is no such
  * address, SHOAL_EINVAL when out is too small. */
+SHOAL_EXTERN
 int shoal_node_addr(const shoal_node *node, char *out, size_t size);
+SHOAL_EXTERN
 int shoal_node_listen_addr(const shoal_node *node, size_t index, char *out,
                            size_t size);
 /* The loop the node runs on. */
+SHOAL_EXTERN
 uv_loop_t *shoal_node_loop(shoal_node *node);
 
 typedef struct shoal_stats {
@@ -186,11 +210,13 @@ typedef struct shoal_stats {
     uint64_t requests_served; /* handlers run */
 } shoal_stats;
 
+SHOAL_EXTERN
 void shoal_node_stats(const shoal_node *node, shoal_stats *out);
 
 /* Runs fn(node, user) on the loop thread soon. Any thread. Returns
  * SHOAL_ECANCELED if the node is stopping (fn will not run). */
 typedef void (*shoal_post_cb)(shoal_node *node, void *user);
+SHOAL_EXTERN
 int shoal_post(shoal_node *node, shoal_post_cb fn, void *user);
 
 /* ------------------------------------------------------ messages, requests
@@ -214,14 +240,17 @@ typedef void (*shoal_handler_cb)(shoal_req *req, const shoal_msg *msg,
 
 /* Registers cb for type, replacing any earlier handler for it; cb NULL
  * removes it. A message of a type with no handler is closed unanswered. */
+SHOAL_EXTERN
 int shoal_handle(shoal_node *node, const char *type, shoal_handler_cb cb,
                  void *user);
 
 /* Sends one reply. Data is copied. Returns SHOAL_ECLOSED if the requester is
  * gone, SHOAL_ENOBUFS if max_pending_output bytes are already queued. */
+SHOAL_EXTERN
 int shoal_reply(shoal_req *req, const char *type, const void *data,
                 size_t len);
 /* The same, with printf-style text as the payload. */
+SHOAL_EXTERN
 int shoal_replyf(shoal_req *req, const char *type, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -230,14 +259,18 @@ int shoal_replyf(shoal_req *req, const char *type, const char *fmt, ...)
 
 /* Keeps the request open after the handler returns, to reply later; end it
  * with shoal_req_done(). The node ends it with the request deadline. */
+SHOAL_EXTERN
 void shoal_req_hold(shoal_req *req);
 /* Ends a held request: flushes replies and closes. req is gone after. */
+SHOAL_EXTERN
 void shoal_req_done(shoal_req *req);
 
 /* The node serving req, and the requester's address ("HOST:PORT"; empty if
  * the connection closed before it was first asked for). Borrowed, lives
  * with req. */
+SHOAL_EXTERN
 shoal_node *shoal_req_node(const shoal_req *req);
+SHOAL_EXTERN
 const char *shoal_req_remote(const shoal_req *req);
 
 /* Client side: each reply, borrowed for the call. */
@@ -251,6 +284,7 @@ typedef void (*shoal_end_cb)(int status, void *user);
  * request per connection, and reports every reply, then the end. timeout_ms
  * bounds the whole request (0: the node's request_timeout_ms). If this
  * returns an error, no callback runs. */
+SHOAL_EXTERN
 int shoal_request(shoal_node *node, const char *addr, const char *type,
                   const void *data, size_t len, uint32_t timeout_ms,
                   shoal_reply_cb on_reply, shoal_end_cb on_end, void *user);
@@ -258,6 +292,7 @@ int shoal_request(shoal_node *node, const char *addr, const char *type,
 /* The same without a copy, for large payloads: data must come from malloc()
  * and belongs to shoal from this call on (freed once sent, or at once when
  * an error is returned). */
+SHOAL_EXTERN
 int shoal_request_owned(shoal_node *node, const char *addr, const char *type,
                         void *data, size_t len, uint32_t timeout_ms,
                         shoal_reply_cb on_reply, shoal_end_cb on_end,
@@ -269,6 +304,7 @@ int shoal_request_owned(shoal_node *node, const char *addr, const char *type,
  * file chunk), this saves copying each out of a borrowed payload. Other
  * replies are delivered as by shoal_request. buf must stay valid, and be
  * left alone, until on_end. SHOAL_EINVAL without a buf. */
+SHOAL_EXTERN
 int shoal_request_into(shoal_node *node, const char *addr, const char *type,
                        const void *data, size_t len, void *buf, size_t cap,
                        uint32_t timeout_ms, shoal_reply_cb on_reply,
@@ -277,6 +313,7 @@ int shoal_request_into(shoal_node *node, const char *addr, const char *type,
 /* The same as shoal_request, addressed to a peer id: the router picks the
  * next hop. Returns
  * SHOAL_ENOROUTE if it has none. */
+SHOAL_EXTERN
 int shoal_request_peer(shoal_node *node, const char *peer_id,
                        const char *type, const void *data, size_t len,
                        uint32_t timeout_ms, shoal_reply_cb on_reply,
@@ -291,9 +328,11 @@ typedef struct shoal_replies {
 /* Blocking request for programs that want "send and wait". Any thread but
  * the loop's, while the loop runs. Fills *out with every reply (also when the
  * end status is an error) and returns the end status. */
+SHOAL_EXTERN
 int shoal_request_sync(shoal_node *node, const char *addr, const char *type,
                        const void *data, size_t len, uint32_t timeout_ms,
                        shoal_replies *out);
+SHOAL_EXTERN
 void shoal_replies_free(shoal_replies *replies);
 
 /* ------------------------------------------------- known peers and routing
@@ -311,15 +350,21 @@ typedef struct shoal_peer {
 
 /* Adds a peer. SHOAL_EFULL when max_peers are known, SHOAL_EEXIST when the
  * id is already there, SHOAL_EINVAL for an empty or overlong id or host. */
+SHOAL_EXTERN
 int shoal_peer_add(shoal_node *node, const char *id, const char *host,
                    uint16_t port);
 /* Removes a peer; SHOAL_ENOENT if unknown. */
+SHOAL_EXTERN
 int shoal_peer_remove(shoal_node *node, const char *id);
 /* Looks up by id or by position (0 .. count-1); NULL if none. */
+SHOAL_EXTERN
 const shoal_peer *shoal_peer_get(const shoal_node *node, const char *id);
+SHOAL_EXTERN
 const shoal_peer *shoal_peer_at(const shoal_node *node, size_t index);
+SHOAL_EXTERN
 size_t shoal_peer_count(const shoal_node *node);
 /* True when the table holds max_peers peers. */
+SHOAL_EXTERN
 int shoal_peers_full(const shoal_node *node);
 
 /* Peer events, for observers such as a peer store (include/shoal/
@@ -358,24 +403,29 @@ typedef void (*shoal_peer_event_cb)(shoal_node *node,
  * the one registered with the same cb and user (SHOAL_ENOENT if none).
  * Observers are told in the order they were added. Not from inside a
  * peer-event callback. */
+SHOAL_EXTERN
 int shoal_peer_events_add(shoal_node *node, shoal_peer_event_cb cb,
                           void *user);
+SHOAL_EXTERN
 int shoal_peer_events_remove(shoal_node *node, shoal_peer_event_cb cb,
                              void *user);
 
 /* 1 when a secured connection to peer_id ("12D3KooW...") is open, else 0
  * (always 0 on a classic node, whose connections carry one request). */
+SHOAL_EXTERN
 int shoal_peer_connected(shoal_node *node, const char *peer_id);
 
 /* Router: for a destination peer id, the known peer to send through, or
  * NULL for no route. The default sends straight to the peer if known. */
 typedef const shoal_peer *(*shoal_router_cb)(shoal_node *node,
                                              const char *peer_id, void *user);
+SHOAL_EXTERN
 void shoal_set_router(shoal_node *node, shoal_router_cb cb, void *user);
 
 /* Liveness: PINGs every known peer and removes those that cannot be reached
  * (connect refused or deadline). cb (may be NULL) gets the number removed. */
 typedef void (*shoal_check_cb)(shoal_node *node, size_t removed, void *user);
+SHOAL_EXTERN
 int shoal_peers_check(shoal_node *node, shoal_check_cb cb, void *user);
 
 /* ----------------------------------------------------------------- streams
@@ -411,38 +461,49 @@ typedef void (*shoal_stream_open_cb)(shoal_stream *s, int status,
                                      void *user);
 
 /* Serves protocol_id (copied) with cb; cb NULL removes it. At most 32. */
+SHOAL_EXTERN
 int shoal_protocol_handle(shoal_node *node, const char *protocol_id,
                           shoal_protocol_cb cb, void *user);
 
 /* Opens a stream for protocol_id to the peer at addr, a multiaddr (with
  * /p2p/<id> to insist on that peer), dialing it unless a connection is
  * open. cb runs exactly once, unless this returns an error. */
+SHOAL_EXTERN
 int shoal_stream_open(shoal_node *node, const char *addr,
                       const char *protocol_id, shoal_stream_open_cb cb,
                       void *user);
 
+SHOAL_EXTERN
 void shoal_stream_set_cbs(shoal_stream *s, const shoal_stream_cbs *cbs,
                           void *user);
 
 /* Queues data (copied), all or nothing: SHOAL_ENOBUFS when it does not fit,
  * and then writable() follows when there is room again; SHOAL_ECLOSED after
  * close or reset. */
+SHOAL_EXTERN
 int shoal_stream_write(shoal_stream *s, const void *data, size_t len);
 /* Bytes a write would take now. */
+SHOAL_EXTERN
 size_t shoal_stream_write_space(const shoal_stream *s);
 /* Half close: queued bytes go out, then the end of our side. */
+SHOAL_EXTERN
 int shoal_stream_close(shoal_stream *s);
 /* Abandons the stream at once; closed() follows with SHOAL_ECANCELED. */
+SHOAL_EXTERN
 void shoal_stream_reset(shoal_stream *s);
 
 /* The agreed protocol id, and the remote's peer id, borrowed. */
+SHOAL_EXTERN
 const char *shoal_stream_protocol(const shoal_stream *s);
+SHOAL_EXTERN
 const char *shoal_stream_peer(const shoal_stream *s);
 /* The remote's address, "/ip4/.../tcp/..." as seen from here. */
+SHOAL_EXTERN
 const char *shoal_stream_remote_addr(const shoal_stream *s);
 
 /* Closes every connection to the peer (a peer id, "12D3KooW..."); its open
  * streams end with SHOAL_ECLOSED. Returns SHOAL_ENOENT when there is none. */
+SHOAL_EXTERN
 int shoal_disconnect(shoal_node *node, const char *peer_id);
 
 /* Multiaddrs and peer ids, text and binary (network-free, any thread).
@@ -451,15 +512,20 @@ int shoal_disconnect(shoal_node *node, const char *peer_id);
  * "bafz..." is accepted too) <-> its binary multihash. The to_bytes
  * functions return the byte count, the to_text ones the text length;
  * SHOAL_EBADADDR for malformed input, SHOAL_EINVAL when out is too small. */
+SHOAL_EXTERN
 int shoal_multiaddr_to_bytes(const char *text, uint8_t *out, size_t size);
+SHOAL_EXTERN
 int shoal_multiaddr_to_text(const uint8_t *bytes, size_t len, char *out,
                             size_t size);
+SHOAL_EXTERN
 int shoal_peer_id_to_bytes(const char *text, uint8_t *out, size_t size);
+SHOAL_EXTERN
 int shoal_peer_id_to_text(const uint8_t *bytes, size_t len, char *out,
                           size_t size);
 
 /* This node's peer id in secure mode ("12D3KooW..."); NULL in classic mode.
  * The node id (shoal_node_id) is the same text. */
+SHOAL_EXTERN
 const char *shoal_node_peer_id(const shoal_node *node);
 
 /* Ping (/ipfs/ping/1.0.0), served by every secure node: one round trip to
@@ -468,8 +534,10 @@ const char *shoal_node_peer_id(const shoal_node *node);
  * timeout_ms). cb runs exactly once unless this returns an error. */
 typedef void (*shoal_ping_cb)(shoal_node *node, int status, uint64_t rtt_us,
                               void *user);
+SHOAL_EXTERN
 int shoal_ping(shoal_node *node, const char *addr, uint32_t timeout_ms,
                shoal_ping_cb cb, void *user);
+SHOAL_EXTERN
 int shoal_ping_serve(shoal_node *node);
 
 /* Adds the peer at addr, "/ip4|ip6/HOST/tcp/PORT/p2p/ID", to the known-peer
@@ -481,6 +549,7 @@ int shoal_ping_serve(shoal_node *node);
  * ping's error. */
 typedef void (*shoal_verified_cb)(shoal_node *node, int status,
                                   const char *peer_id, void *user);
+SHOAL_EXTERN
 int shoal_peer_add_verified(shoal_node *node, const char *addr,
                             uint32_t timeout_ms, shoal_verified_cb cb,
                             void *user);
@@ -500,8 +569,10 @@ typedef struct shoal_identify_info {
 typedef void (*shoal_identify_cb)(shoal_node *node, int status,
                                   const shoal_identify_info *info,
                                   void *user);
+SHOAL_EXTERN
 int shoal_identify(shoal_node *node, const char *addr, uint32_t timeout_ms,
                    shoal_identify_cb cb, void *user);
+SHOAL_EXTERN
 int shoal_identify_serve(shoal_node *node);
 
 /* Perf (/perf/1.0.0): serve it (off by default), or measure against a peer
@@ -514,7 +585,9 @@ typedef struct shoal_perf_result {
 } shoal_perf_result;
 typedef void (*shoal_perf_cb)(shoal_node *node, int status,
                               const shoal_perf_result *result, void *user);
+SHOAL_EXTERN
 int shoal_perf_serve(shoal_node *node);
+SHOAL_EXTERN
 int shoal_perf(shoal_node *node, const char *addr, uint64_t upload,
                uint64_t download, shoal_perf_cb cb, void *user);
 
@@ -526,14 +599,17 @@ int shoal_perf(shoal_node *node, const char *addr, uint64_t upload,
  */
 typedef struct shoal_timer shoal_timer;
 typedef void (*shoal_timer_cb)(shoal_node *node, void *user);
+SHOAL_EXTERN
 int shoal_timer_start(shoal_node *node, uint32_t interval_ms,
                       shoal_timer_cb cb, void *user, shoal_timer **out);
+SHOAL_EXTERN
 void shoal_timer_stop(shoal_timer *timer);
 
 /* ---------------------------------------------------------------- services
  * Membership: the classic network's NAME, LIST, JOIN, QUIT and PING
  * handlers, answered from the known-peer table (specs/classic-wire.md).
  */
+SHOAL_EXTERN
 int shoal_membership_enable(shoal_node *node);
 
 /* The classic "build peers" walk: starting from addr, learn each peer's id
@@ -544,6 +620,7 @@ int shoal_membership_enable(shoal_node *node);
  * multiaddr ("/ip4/HOST/tcp/PORT", "/p2p/ID" after it allowed), and its
  * table holds peer ids. SHOAL_EBADADDR for an address of the other mode. */
 typedef void (*shoal_join_cb)(shoal_node *node, size_t added, void *user);
+SHOAL_EXTERN
 int shoal_join(shoal_node *node, const char *addr, int hops,
                shoal_join_cb cb, void *user);
 

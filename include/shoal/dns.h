@@ -48,25 +48,30 @@ typedef struct shoal_dns_config {
 
 /* Defaults: resolv.conf's servers, 2 s per query, 2 attempts, 10 s per
  * resolution, 32 records, 32 addresses, 32 queries, depth 4. */
+SHOAL_EXTERN
 void shoal_dns_config_init(shoal_dns_config *cfg);
 
 /* A resolver for node's loop. The config is copied. SHOAL_EINVAL for a
  * server that is not "IPv4[:PORT]" or a limit of 0. Free it with
  * shoal_dns_free() before the node. */
+SHOAL_EXTERN
 int shoal_dns_new(shoal_dns **out, shoal_node *node,
                   const shoal_dns_config *cfg);
 
 /* 0 if server is one shoal_dns_config takes ("IPv4" or "IPv4:PORT"),
  * SHOAL_EINVAL if not: a program's option checked before it has a node. */
+SHOAL_EXTERN
 int shoal_dns_server_check(const char *server);
 
 /* Forgets every resolution in flight (their callbacks will not run; a
  * query already sent ends on its own, within its timeout) and frees d.
  * NULL: nothing. */
+SHOAL_EXTERN
 void shoal_dns_free(shoal_dns *d);
 
 /* 1 if addr (a text multiaddr) is one that d resolves (/dnsaddr, or a
  * /dns name when a server is set), 0 if it can be dialed as it stands. */
+SHOAL_EXTERN
 int shoal_dns_wants(const shoal_dns *d, const char *addr);
 
 /* What a resolution found, borrowed for the callback. */
@@ -89,6 +94,7 @@ typedef void (*shoal_dns_cb)(shoal_dns *d, int status,
 /* Resolves addr (copied) and calls cb once, later, on the loop, unless
  * this returns an error: SHOAL_EBADADDR for text that is no multiaddr,
  * SHOAL_ENOMEM. */
+SHOAL_EXTERN
 int shoal_dns_resolve(shoal_dns *d, const char *addr, shoal_dns_cb cb,
                       void *user);
 

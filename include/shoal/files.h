@@ -61,16 +61,19 @@ typedef struct shoal_files_config {
  * reference GUI), 500 results, 100000 files, 16 MiB FGET files (the node's
  * default max_message), 16 chunks in flight (of 1 MiB; at most twice that
  * held per transfer), 16 transfers. */
+SHOAL_EXTERN
 void shoal_files_config_init(shoal_files_config *cfg);
 
 /* Starts the service on node (secure or classic, as the node is): handlers
  * registered, the share indexed in the background. The config and its
  * strings are copied. SHOAL_EINVAL for a share or download folder that is
  * not a folder. Free it with shoal_files_free() before the node. */
+SHOAL_EXTERN
 int shoal_files_new(shoal_files **out, shoal_node *node,
                     const shoal_files_config *cfg);
 /* Stops every transfer (partial files stay, to resume), removes the
  * handlers, frees f. NULL: nothing. */
+SHOAL_EXTERN
 void shoal_files_free(shoal_files *f);
 
 /* ------------------------------------------------------------ the share */
@@ -84,10 +87,13 @@ typedef struct shoal_file_info {
  * hidden names (a leading '.') are not shared, and symlinks only to files
  * inside the share. Borrowed, valid until the index
  * next changes (a rescan, on a later turn of the loop). */
+SHOAL_EXTERN
 size_t shoal_files_count(const shoal_files *f);
+SHOAL_EXTERN
 const shoal_file_info *shoal_files_at(const shoal_files *f, size_t index);
 /* Rescans the share at once; cb (may be NULL) runs when the index is up to
  * date. For tests and for "I just copied a file in". */
+SHOAL_EXTERN
 int shoal_files_rescan(shoal_files *f, void (*cb)(shoal_files *f, void *user),
                        void *user);
 
@@ -96,6 +102,7 @@ int shoal_files_rescan(shoal_files *f, void (*cb)(shoal_files *f, void *user),
  * SHOAL_FILES_NAME_MAX bytes.
  * Symlinks are checked when opening: one that leads out of the share is
  * refused. Returns 0 or SHOAL_EINVAL. Any thread. */
+SHOAL_EXTERN
 int shoal_files_name_ok(const char *name, size_t len);
 
 /* --------------------------------------------------------------- search */
@@ -125,6 +132,7 @@ typedef void (*shoal_search_cb)(shoal_files *f, int status,
  * secure mode; as the reference, case-sensitively, in classic mode), or
  * for the file whose hash key is (64 hex digits). timeout_ms 0: the
  * configured one. cb runs exactly once unless this returns an error. */
+SHOAL_EXTERN
 int shoal_files_search(shoal_files *f, const char *key, uint32_t timeout_ms,
                        shoal_search_cb cb, void *user);
 
@@ -158,14 +166,18 @@ typedef struct shoal_transfer_info {
  * verified are checked again, not fetched again. *id (may be NULL) gets
  * the transfer's id. SHOAL_EINVAL: no download folder, or a bad name.
  * SHOAL_ENOBUFS: max_transfers are running. */
+SHOAL_EXTERN
 int shoal_files_get(shoal_files *f, const char *what, unsigned *id);
 
 /* Transfers started since the service began, oldest first. Borrowed, valid
  * until the next turn of the loop. */
+SHOAL_EXTERN
 size_t shoal_transfer_count(const shoal_files *f);
+SHOAL_EXTERN
 int shoal_transfer_at(const shoal_files *f, size_t index,
                       shoal_transfer_info *out);
 /* The transfer with this id: 0 or SHOAL_ENOENT. */
+SHOAL_EXTERN
 int shoal_transfer_get(const shoal_files *f, unsigned id,
                        shoal_transfer_info *out);
 
@@ -173,6 +185,7 @@ int shoal_transfer_get(const shoal_files *f, unsigned id,
 typedef void (*shoal_transfer_cb)(shoal_files *f,
                                   const shoal_transfer_info *info,
                                   void *user);
+SHOAL_EXTERN
 void shoal_files_on_transfer(shoal_files *f, shoal_transfer_cb cb,
                              void *user);
 

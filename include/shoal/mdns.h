@@ -48,16 +48,19 @@ typedef struct shoal_mdns_config {
 
 /* Defaults: 10 s, "_p2p._udp.local", 5353, every interface, 16 peers per
  * interval, 5 s pings, 120 s TTL, no callback. */
+SHOAL_EXTERN
 void shoal_mdns_config_init(shoal_mdns_config *cfg);
 
 /* Starts mDNS on node (secure mode; SHOAL_EINVAL for a classic one).
  * Strings are copied. Errors from the socket (port, membership) are
  * libuv's. Free it with shoal_mdns_free() before the node. */
+SHOAL_EXTERN
 int shoal_mdns_new(shoal_mdns **out, shoal_node *node,
                    const shoal_mdns_config *cfg);
 /* Stops: closes the socket (its memory goes once the loop has run the
  * close, which shoal_node_free() does), outstanding pings end without
  * effect. NULL: nothing. */
+SHOAL_EXTERN
 void shoal_mdns_free(shoal_mdns *m);
 
 typedef struct shoal_mdns_stats {
@@ -69,6 +72,7 @@ typedef struct shoal_mdns_stats {
     uint64_t pings_started;
     uint64_t peers_added;
 } shoal_mdns_stats;
+SHOAL_EXTERN
 void shoal_mdns_stats_get(const shoal_mdns *m, shoal_mdns_stats *out);
 
 #ifdef __cplusplus

@@ -59,6 +59,7 @@ typedef struct shoal_peerstore_config {
 /* Defaults: memory only, 1000 peers, 8 addresses each, 1 s flushes,
  * target 8 peers, 4 dials at once, every 10 s, 5 s per dial, backoff from
  * 5 s doubling up to 1 h, the system clock. */
+SHOAL_EXTERN
 void shoal_peerstore_config_init(shoal_peerstore_config *cfg);
 
 /* Opens the store for node (secure mode: SHOAL_EINVAL for a classic one),
@@ -67,16 +68,19 @@ void shoal_peerstore_config_init(shoal_peerstore_config *cfg);
  * store (not SQLite, corrupt, not writable): the reason is logged at
  * error level and, when err is not NULL, written there. Free it with
  * shoal_peerstore_free() before the node. */
+SHOAL_EXTERN
 int shoal_peerstore_new(shoal_peerstore **out, shoal_node *node,
                         const shoal_peerstore_config *cfg, char *err,
                         size_t errsize);
 /* Writes what is unwritten, stops observing and dialing, frees ps (dials
  * in flight end without effect). NULL: nothing. */
+SHOAL_EXTERN
 void shoal_peerstore_free(shoal_peerstore *ps);
 
 /* Writes pending changes now (the timer does it every flush_ms). 0, or
  * SHOAL_EPROTO when the database refused (the changes are kept and tried
  * again at the next flush). 0 at once for a store in memory. */
+SHOAL_EXTERN
 int shoal_peerstore_flush(shoal_peerstore *ps);
 
 /* One stored peer, as listed. Strings are borrowed for the callback. */
@@ -96,16 +100,20 @@ typedef struct shoal_peerstore_entry {
  * The store must not be changed from cb. Returns the number listed. */
 typedef void (*shoal_peerstore_list_cb)(const shoal_peerstore_entry *e,
                                         void *user);
+SHOAL_EXTERN
 size_t shoal_peerstore_list(shoal_peerstore *ps, shoal_peerstore_list_cb cb,
                             void *user);
+SHOAL_EXTERN
 size_t shoal_peerstore_count(const shoal_peerstore *ps);
 
 /* Records a peer and an address learned elsewhere (a multiaddr, /p2p/ID
  * allowed when it is this id), seen now. SHOAL_EINVAL for a bad id or our
  * own, SHOAL_EBADADDR for an address the store does not keep. */
+SHOAL_EXTERN
 int shoal_peerstore_add(shoal_peerstore *ps, const char *peer_id,
                         const char *addr);
 /* Forgets a peer. SHOAL_ENOENT if it is not stored. */
+SHOAL_EXTERN
 int shoal_peerstore_forget(shoal_peerstore *ps, const char *peer_id);
 
 typedef struct shoal_peerstore_stats {
@@ -116,6 +124,7 @@ typedef struct shoal_peerstore_stats {
     uint64_t flushes;            /* transactions written */
     uint64_t flush_errors;
 } shoal_peerstore_stats;
+SHOAL_EXTERN
 void shoal_peerstore_stats_get(const shoal_peerstore *ps,
                                shoal_peerstore_stats *out);
 

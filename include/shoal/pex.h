@@ -41,18 +41,22 @@ typedef struct shoal_pex_config {
 } shoal_pex_config;
 
 /* Defaults: 30 s, 16 peers, 8 checks, 5 s, 10 min, 0, 50/s. */
+SHOAL_EXTERN
 void shoal_pex_config_init(shoal_pex_config *cfg);
 
 /* Starts peer exchange on node (SHOAL_EINVAL for a classic node or a bad
  * config): serves PEXQ and asks on its timer. Free it before the node. */
+SHOAL_EXTERN
 int shoal_pex_new(shoal_pex **out, shoal_node *node,
                   const shoal_pex_config *cfg);
 /* Stops: questions and checks still out end without effect. NULL:
  * nothing. */
+SHOAL_EXTERN
 void shoal_pex_free(shoal_pex *p);
 
 /* Asks the peer at addr (a multiaddr; NULL: a known peer at random) now.
  * SHOAL_ENOENT when addr is NULL and no peer is known. */
+SHOAL_EXTERN
 int shoal_pex_ask(shoal_pex *p, const char *addr);
 
 typedef struct shoal_pex_stats {
@@ -69,6 +73,7 @@ typedef struct shoal_pex_stats {
     uint64_t quarantined;       /* addresses skipped: failed lately */
 } shoal_pex_stats;
 
+SHOAL_EXTERN
 void shoal_pex_stats_get(const shoal_pex *p, shoal_pex_stats *out);
 
 #ifdef __cplusplus

@@ -49,6 +49,7 @@ typedef struct shoal_tracker_config {
 
 /* Defaults: 1,000,000 entries, 8 topics, 120 s, 50 peers, 20/s with a
  * burst of 40 per source, 4096 sources, no database, 1 s flushes. */
+SHOAL_EXTERN
 void shoal_tracker_config_init(shoal_tracker_config *cfg);
 
 /* Serves ANNC and STAT on node (which must be in secure mode). With a
@@ -57,9 +58,11 @@ void shoal_tracker_config_init(shoal_tracker_config *cfg);
  * most about that much). SHOAL_EINVAL for a classic node, SHOAL_EPROTO when
  * the database cannot be opened. Free it with shoal_tracker_free() before
  * the node. */
+SHOAL_EXTERN
 int shoal_tracker_new(shoal_tracker **out, shoal_node *node,
                       const shoal_tracker_config *cfg);
 /* Writes what is unwritten, removes the handlers, frees t. NULL: nothing. */
+SHOAL_EXTERN
 void shoal_tracker_free(shoal_tracker *t);
 
 typedef struct shoal_tracker_stats {
@@ -75,10 +78,12 @@ typedef struct shoal_tracker_stats {
                                  * one is on disk */
 } shoal_tracker_stats;
 
+SHOAL_EXTERN
 void shoal_tracker_stats_get(const shoal_tracker *t, shoal_tracker_stats *out);
 
 /* Writes pending changes now (the timer does it every flush_ms).
  * 0, or SHOAL_EPROTO when the database refused. */
+SHOAL_EXTERN
 int shoal_tracker_flush(shoal_tracker *t);
 
 /* ------------------------------------------------------------- the client */
@@ -104,6 +109,7 @@ typedef struct shoal_tracker_client_config {
 
 /* Defaults: no trackers, no topics, the node's addresses, 30 s, 8 peers,
  * backoff from 1 s to 60 s, 5 s requests. */
+SHOAL_EXTERN
 void shoal_tracker_client_config_init(shoal_tracker_client_config *cfg);
 
 /* Announces to every tracker now and then every interval_ms. Each returned
@@ -120,9 +126,11 @@ void shoal_tracker_client_config_init(shoal_tracker_client_config *cfg);
  * than 8 topics or addrs, an empty topic or one with a newline
  * (SHOAL_EINVAL); interval_ms and request_timeout_ms 0 mean the
  * defaults. */
+SHOAL_EXTERN
 int shoal_tracker_client_new(shoal_tracker_client **out, shoal_node *node,
                              const shoal_tracker_client_config *cfg);
 /* Stops announcing; outstanding requests finish without effect. */
+SHOAL_EXTERN
 void shoal_tracker_client_free(shoal_tracker_client *c);
 
 typedef struct shoal_tracker_client_stats {
@@ -130,6 +138,7 @@ typedef struct shoal_tracker_client_stats {
     uint64_t announces_failed;
     uint64_t peers_added;
 } shoal_tracker_client_stats;
+SHOAL_EXTERN
 void shoal_tracker_client_stats_get(const shoal_tracker_client *c,
                                     shoal_tracker_client_stats *out);
 
@@ -150,6 +159,7 @@ typedef struct shoal_tracker_client_tracker_stats {
 } shoal_tracker_client_tracker_stats;
 
 /* 0, or SHOAL_EINVAL when i is not a configured tracker (*out zeroed). */
+SHOAL_EXTERN
 int shoal_tracker_client_tracker_stats_get(
     const shoal_tracker_client *c, size_t i,
     shoal_tracker_client_tracker_stats *out);
