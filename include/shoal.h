@@ -6,7 +6,15 @@
  *
  * Threads: every function runs on the node's loop thread unless its comment
  * says "any thread". Handlers and callbacks always run on the loop thread and
- * must not block.
+ * must not block. The rule is checked: while the loop runs, a loop-only
+ * function called from another thread does nothing and returns SHOAL_EBUSY
+ * (NULL, 0 or "" where it returns no error code; a function returning
+ * nothing just returns), and the node logs "wrong_thread fn=NAME" once.
+ * Hand work to the loop with shoal_post(). The loop's thread is the one
+ * inside shoal_node_run() for a node with a loop of its own (before it
+ * runs and after it returns, any one thread may call the node: set it up,
+ * free it), and the one that last ran the loop for a node on an
+ * application's loop, which therefore belongs to that thread for good.
  *
  * Ownership: the caller owns what it allocates; data handed to a callback is
  * borrowed for the duration of that callback; objects the library creates are
@@ -82,7 +90,7 @@ typedef struct shoal_node shoal_node;
 
 /* Logs one "event key=value ..." line through the node's sink, as the
  * node's own lines are (for services and applications). Dropped above the
- * node's log_level. */
+ * node's log_level. Any thread: the sink then runs on the calling thread. */
 SHOAL_EXTERN
 void shoal_log(shoal_node *node, int level, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -175,7 +183,9 @@ void shoal_node_close(shoal_node *node, shoal_close_cb cb, void *user);
 SHOAL_EXTERN
 void shoal_node_free(shoal_node *node);
 
-/* This node's id, e.g. "127.0.0.1:9000". Borrowed; lives with the node. */
+/* This node's id, e.g. "127.0.0.1:9000". Borrowed; lives with the node.
+ * These four, shoal_node_addr and shoal_node_peer_id are any thread: what
+ * they read is set once, by shoal_node_new. */
 SHOAL_EXTERN
 const char *shoal_node_id(const shoal_node *node);
 /* Advertised host, and the port the node listens on (0 if it does not). */
@@ -189,8 +199,9 @@ int shoal_node_listen(shoal_node *node, const char *addr);
 
 /* The address peers reach this node at, written to out: in secure mode a
  * multiaddr "/ip4/HOST/tcp/PORT/p2p/ID", in classic mode "HOST:PORT".
- * shoal_node_addr is the primary one (cfg->listen); listen_addr gives each
- * listening address by index. Return 0, SHOAL_ENOENT when there is no such
+ * shoal_node_addr is the primary one (cfg->listen; any thread, and still
+ * given after the node stopped); listen_addr gives each listening address
+ * by index. Return 0, SHOAL_ENOENT when there is no such
  * address, SHOAL_EINVAL when out is too small. */
 SHOAL_EXTERN
 int shoal_node_addr(const shoal_node *node, char *out, size_t size);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "dns/dnsaddr.h"
+#include "node/thread.h"
 
 typedef struct dns_job dns_job;
 
@@ -90,6 +91,7 @@ int shoal_dns_server_check(const char *server)
 int shoal_dns_new(shoal_dns **out, shoal_node *node,
                   const shoal_dns_config *cfg)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_dns *d;
     shoal_dns_config def;
 
@@ -136,6 +138,7 @@ void shoal_dns_free(shoal_dns *d)
 
     if (d == NULL)
         return;
+    SHOAL_LOOP_ONLY(d->node);
     for (j = d->jobs; j != NULL; j = next) {
         next = j->next;
         atomic_store(&j->canceled, 1);
@@ -147,6 +150,7 @@ void shoal_dns_free(shoal_dns *d)
 
 int shoal_dns_wants(const shoal_dns *d, const char *addr)
 {
+    SHOAL_LOOP_ONLY(d->node, 0);
     return dnsaddr_wants(addr, d->has_server);
 }
 
@@ -254,6 +258,7 @@ static void job_after(uv_work_t *w, int status)
 int shoal_dns_resolve(shoal_dns *d, const char *addr, shoal_dns_cb cb,
                       void *user)
 {
+    SHOAL_LOOP_ONLY(d->node, SHOAL_EBUSY);
     uint8_t bin[SHOAL_MULTIADDR_MAX];
     dns_job *j;
     int rc;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "files/files_internal.h"
+#include "node/thread.h"
 
 #define SCAN_DEPTH_MAX 32
 
@@ -355,6 +356,7 @@ static void scan_start(shoal_files *f)
 int shoal_files_rescan(shoal_files *f, void (*cb)(shoal_files *f, void *user),
                        void *user)
 {
+    SHOAL_LOOP_ONLY(f->node, SHOAL_EBUSY);
     scan_waiter *w;
 
     if (f->share == NULL)
@@ -381,11 +383,13 @@ int shoal_files_rescan(shoal_files *f, void (*cb)(shoal_files *f, void *user),
 
 size_t shoal_files_count(const shoal_files *f)
 {
+    SHOAL_LOOP_ONLY(f->node, 0);
     return f->index.n;
 }
 
 const shoal_file_info *shoal_files_at(const shoal_files *f, size_t index)
 {
+    SHOAL_LOOP_ONLY(f->node, NULL);
     return index < f->index.n ? &f->index.info[index] : NULL;
 }
 
@@ -423,6 +427,7 @@ static int real_dir(const char *dir, int make, char **out)
 int shoal_files_new(shoal_files **out, shoal_node *node,
                     const shoal_files_config *cfg)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_files_config defaults;
     shoal_files *f;
     int rc;
@@ -509,6 +514,7 @@ void shoal_files_free(shoal_files *f)
 {
     if (f == NULL || f->dead)
         return;
+    SHOAL_LOOP_ONLY(f->node);
     f->dead = 1;
     shoal_timer_stop(f->tick);
     f->tick = NULL;
@@ -524,6 +530,7 @@ void shoal_files_free(shoal_files *f)
 void shoal_files_on_transfer(shoal_files *f, shoal_transfer_cb cb,
                              void *user)
 {
+    SHOAL_LOOP_ONLY(f->node);
     f->on_transfer = cb;
     f->on_transfer_user = user;
 }

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "files/files_internal.h"
+#include "node/thread.h"
 
 /* Time a hop keeps for itself when it forwards a FIND: the rest goes on. */
 #define FIND_HOP_MS 250
@@ -473,6 +474,7 @@ static void on_resp(shoal_req *req, const shoal_msg *msg, void *user)
 int shoal_files_search(shoal_files *f, const char *key, uint32_t timeout_ms,
                        shoal_search_cb cb, void *user)
 {
+    SHOAL_LOOP_ONLY(f->node, SHOAL_EBUSY);
     char payload[FILES_KEY_MAX + 64];
     size_t keylen = key != NULL ? strlen(key) : 0;
     files_search *s;

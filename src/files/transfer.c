@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "files/files_internal.h"
+#include "node/thread.h"
 
 #define CHUNK_TIMEOUT_MS 30000
 #define STRIKES_MAX 2        /* failures before a holder is dropped */
@@ -1033,6 +1034,7 @@ static unsigned running(const shoal_files *f)
 
 int shoal_files_get(shoal_files *f, const char *what, unsigned *id)
 {
+    SHOAL_LOOP_ONLY(f->node, SHOAL_EBUSY);
     files_transfer *t, **v;
     size_t len = what ? strlen(what) : 0;
     int by_hash;
@@ -1079,6 +1081,7 @@ int shoal_files_get(shoal_files *f, const char *what, unsigned *id)
 
 size_t shoal_transfer_count(const shoal_files *f)
 {
+    SHOAL_LOOP_ONLY(f->node, 0);
     return f->ntransfers;
 }
 
@@ -1110,6 +1113,7 @@ static void info_of(const files_transfer *t, shoal_transfer_info *out)
 int shoal_transfer_at(const shoal_files *f, size_t index,
                       shoal_transfer_info *out)
 {
+    SHOAL_LOOP_ONLY(f->node, SHOAL_EBUSY);
     if (index >= f->ntransfers)
         return SHOAL_ENOENT;
     info_of(f->transfers[index], out);
@@ -1119,6 +1123,7 @@ int shoal_transfer_at(const shoal_files *f, size_t index,
 int shoal_transfer_get(const shoal_files *f, unsigned id,
                        shoal_transfer_info *out)
 {
+    SHOAL_LOOP_ONLY(f->node, SHOAL_EBUSY);
     for (size_t i = 0; i < f->ntransfers; i++)
         if (f->transfers[i]->id == id) {
             info_of(f->transfers[i], out);

@@ -12,6 +12,7 @@
 
 #include "shoal/mdns.h"
 #include "mdns/codec.h"
+#include "node/thread.h"
 
 #define MDNS_GROUP4 "224.0.0.251"
 #define TICK_MS 100
@@ -396,6 +397,7 @@ static void on_udp_closed(uv_handle_t *h)
 int shoal_mdns_new(shoal_mdns **out, shoal_node *node,
                    const shoal_mdns_config *cfg)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     struct sockaddr_in any;
     shoal_mdns *m;
@@ -471,6 +473,7 @@ void shoal_mdns_free(shoal_mdns *m)
 {
     if (m == NULL)
         return;
+    SHOAL_LOOP_ONLY(m->node);
     if (m->timer != NULL)
         shoal_timer_stop(m->timer);
     if (m->udp != NULL) {
@@ -487,5 +490,7 @@ void shoal_mdns_free(shoal_mdns *m)
 
 void shoal_mdns_stats_get(const shoal_mdns *m, shoal_mdns_stats *out)
 {
+    memset(out, 0, sizeof(*out)); /* what a wrong thread gets */
+    SHOAL_LOOP_ONLY(m->node);
     *out = m->stats;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "shoal.h"
+#include "node/thread.h"
 
 /* Longest membership payload we parse: an id, a host and a port. */
 #define ARGS_MAX (SHOAL_ID_MAX + SHOAL_HOST_MAX + 16)
@@ -122,6 +123,7 @@ static void on_ping(shoal_req *req, const shoal_msg *msg, void *user)
 
 int shoal_membership_enable(shoal_node *node)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     int rc;
 
     if ((rc = shoal_handle(node, "NAME", on_name, NULL)) < 0 ||
@@ -373,6 +375,7 @@ static int parse_hostport(const char *addr, char *host, unsigned *port)
 int shoal_join(shoal_node *node, const char *addr, int hops, shoal_join_cb cb,
                void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     char host[SHOAL_HOST_MAX];
     unsigned port;
     walk *w;

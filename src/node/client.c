@@ -289,6 +289,10 @@ int shoal_request_owned(shoal_node *node, const char *addr,
                         uint32_t timeout_ms, shoal_reply_cb on_reply,
                         shoal_end_cb on_end, void *user)
 {
+    if (!shoal_node_on_loop_thread(node, __func__)) {
+        free(data); /* ours from the call on, refused or not */
+        return SHOAL_EBUSY;
+    }
     return request_start(node, addr, type, data, len, NULL, 0, timeout_ms,
                          on_reply, on_end, user);
 }
@@ -312,6 +316,7 @@ int shoal_request(shoal_node *node, const char *addr, const char *type,
                   const void *data, size_t len, uint32_t timeout_ms,
                   shoal_reply_cb on_reply, shoal_end_cb on_end, void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     void *copy;
     int rc = copy_payload(data, len, &copy);
 
@@ -326,6 +331,7 @@ int shoal_request_into(shoal_node *node, const char *addr, const char *type,
                        uint32_t timeout_ms, shoal_reply_cb on_reply,
                        shoal_end_cb on_end, void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     void *copy;
     int rc = buf == NULL || cap == 0 ? SHOAL_EINVAL
                                      : copy_payload(data, len, &copy);
@@ -341,6 +347,7 @@ int shoal_request_peer(shoal_node *node, const char *peer_id,
                        uint32_t timeout_ms, shoal_reply_cb on_reply,
                        shoal_end_cb on_end, void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     const shoal_peer *hop;
     char addr[SHOAL_HOST_MAX + SHOAL_ID_MAX + 32];
 

@@ -208,6 +208,7 @@ void shoal_identify_push_all(shoal_node *node)
 
 int shoal_identify_serve(shoal_node *node)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     int rc = shoal_protocol_handle(node, IDENTIFY_PROTOCOL,
                                    on_identify_stream, node);
     return rc < 0 ? rc
@@ -408,6 +409,7 @@ static void id_timeout(uv_timer_t *t)
 int shoal_identify(shoal_node *node, const char *addr, uint32_t timeout_ms,
                    shoal_identify_cb cb, void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     id_call *c;
     int rc;
 

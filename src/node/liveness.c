@@ -57,6 +57,7 @@ static void probe_pong(shoal_node *node, int status, uint64_t rtt_us,
 
 int shoal_peers_check(shoal_node *node, shoal_check_cb cb, void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     check_run *run;
     size_t i, n = shoal_peer_count(node);
 

@@ -75,6 +75,7 @@ static void on_listener_closed(uv_handle_t *h)
 
 int shoal_node_listen(shoal_node *node, const char *listen)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     struct sockaddr_storage ss;
     int len = sizeof(ss);
     shoal_listener *l;
@@ -123,27 +124,40 @@ int shoal_node_listen(shoal_node *node, const char *listen)
     return 0;
 }
 
-int shoal_node_listen_addr(const shoal_node *node, size_t index, char *out,
-                           size_t size)
+/* "HOST:PORT" on a classic node, "/ip4|ip6/HOST/tcp/PORT/p2p/ID" on a
+ * secure one. */
+static int format_own_addr(const shoal_node *node, const char *host,
+                           int port, char *out, size_t size)
 {
-    const shoal_listener *l;
-    const char *host;
     int n;
 
-    if (index >= node->nlisteners)
-        return SHOAL_ENOENT;
-    l = node->listeners[index];
-    /* an advertised host stands for the primary listener */
-    host = index == 0 ? node->host : l->host;
     if (node->secure == NULL)
-        return shoal_addr_format(host, (uint16_t)l->port, out, size);
+        return shoal_addr_format(host, (uint16_t)port, out, size);
     n = snprintf(out, size, "/%s/%s/tcp/%d/p2p/%s",
-                 strchr(host, ':') != NULL ? "ip6" : "ip4", host, l->port,
+                 strchr(host, ':') != NULL ? "ip6" : "ip4", host, port,
                  shoal_node_peer_id(node));
     return n < 0 || (size_t)n >= size ? SHOAL_EINVAL : 0;
 }
 
+int shoal_node_listen_addr(const shoal_node *node, size_t index, char *out,
+                           size_t size)
+{
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
+    if (index >= node->nlisteners)
+        return SHOAL_ENOENT;
+    /* an advertised host stands for the primary listener */
+    return format_own_addr(node,
+                           index == 0 ? node->host
+                                      : node->listeners[index]->host,
+                           node->listeners[index]->port, out, size);
+}
+
 static void on_async(uv_async_t *a);
+
+static void on_prepare(uv_prepare_t *p)
+{
+    shoal_node_thread_set(p->data, 1);
+}
 
 static int setup(shoal_node *node, uv_loop_t *loop, const shoal_config *cfg)
 {
@@ -178,6 +192,13 @@ static int setup(shoal_node *node, uv_loop_t *loop, const shoal_config *cfg)
     uv_async_init(loop, &node->async, on_async);
     node->async.data = node;
     node->handles++;
+    uv_prepare_init(loop, &node->prepare);
+    node->prepare.data = node;
+    node->handles++;
+    if (!node->owns_loop) { /* an own loop runs in shoal_node_run() only */
+        uv_prepare_start(&node->prepare, on_prepare);
+        uv_unref((uv_handle_t *)&node->prepare);
+    }
 
     if (cfg->advertise_host != NULL) {
         if (strlen(cfg->advertise_host) >= sizeof(node->host))
@@ -362,6 +383,7 @@ static void on_signal(uv_signal_t *s, int signum)
 
 int shoal_node_run(shoal_node *node)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     int rc;
 
     if (node->closing || node->running)
@@ -377,18 +399,20 @@ int shoal_node_run(shoal_node *node)
         uv_signal_start(&node->sigint, on_signal, SIGINT);
         uv_signal_start(&node->sigterm, on_signal, SIGTERM);
     }
-    node->run_thread = uv_thread_self();
+    shoal_node_thread_set(node, 1);
     node->running = 1;
     rc = uv_run(node->loop, UV_RUN_DEFAULT);
     (void)rc;
     /* uv_run returns once our handles are closed; with a shared loop it
      * may return earlier, in which case the application drives the rest. */
     node->running = 0;
+    shoal_node_thread_set(node, 0); /* any thread may free it now */
     return 0;
 }
 
 void shoal_node_close(shoal_node *node, shoal_close_cb cb, void *user)
 {
+    SHOAL_LOOP_ONLY(node);
     if (node->closing)
         return;
     stop_now(node);
@@ -400,12 +424,14 @@ void shoal_node_close(shoal_node *node, shoal_close_cb cb, void *user)
         shoal_timer_stop(SHOAL_CONTAINER(node->timers.next, shoal_timer,
                                          link));
     uv_close((uv_handle_t *)&node->async, on_node_handle_closed);
+    uv_close((uv_handle_t *)&node->prepare, on_node_handle_closed);
 }
 
 void shoal_node_free(shoal_node *node)
 {
     if (node == NULL)
         return;
+    SHOAL_LOOP_ONLY(node);
     if (node->loop == NULL) { /* setup failed before there was a loop */
         free(node);
         return;
@@ -445,11 +471,16 @@ uv_loop_t *shoal_node_loop(shoal_node *node) { return node->loop; }
 
 int shoal_node_addr(const shoal_node *node, char *out, size_t size)
 {
-    return shoal_node_listen_addr(node, 0, out, size);
+    /* Any thread: the host and port are set once, in shoal_node_new. */
+    if (node->port == 0)
+        return SHOAL_ENOENT;
+    return format_own_addr(node, node->host, node->port, out, size);
 }
 
 void shoal_node_stats(const shoal_node *node, shoal_stats *out)
 {
+    memset(out, 0, sizeof(*out)); /* what a wrong thread gets */
+    SHOAL_LOOP_ONLY(node);
     *out = node->stats;
 }
 
@@ -493,6 +524,7 @@ const shoal_handler *shoal_node_handler(const shoal_node *node,
 int shoal_handle(shoal_node *node, const char *type, shoal_handler_cb cb,
                  void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_handler *h, *grown;
     char norm[5] = {0};
 
@@ -524,6 +556,7 @@ int shoal_handle(shoal_node *node, const char *type, shoal_handler_cb cb,
 int shoal_peer_add(shoal_node *node, const char *id, const char *host,
                    uint16_t port)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     int rc = shoal_peertable_add(&node->peers, id, host, port);
     char addr[SHOAL_HOST_MAX + SHOAL_ID_MAX + 32];
     const shoal_peer *p;
@@ -537,6 +570,7 @@ int shoal_peer_add(shoal_node *node, const char *id, const char *host,
 
 int shoal_peer_remove(shoal_node *node, const char *id)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     char copy[SHOAL_ID_MAX];
     int rc;
 
@@ -551,6 +585,7 @@ int shoal_peer_remove(shoal_node *node, const char *id)
 int shoal_peer_events_add(shoal_node *node, shoal_peer_event_cb cb,
                           void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     if (cb == NULL)
         return SHOAL_EINVAL;
     if (node->npeer_obs == sizeof(node->peer_obs) / sizeof(node->peer_obs[0]))
@@ -563,6 +598,7 @@ int shoal_peer_events_add(shoal_node *node, shoal_peer_event_cb cb,
 int shoal_peer_events_remove(shoal_node *node, shoal_peer_event_cb cb,
                              void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     for (size_t i = 0; i < node->npeer_obs; i++)
         if (node->peer_obs[i].cb == cb && node->peer_obs[i].user == user) {
             memmove(&node->peer_obs[i], &node->peer_obs[i + 1],
@@ -583,26 +619,31 @@ void shoal_node_peer_event(shoal_node *node, int kind, const char *id,
 
 const shoal_peer *shoal_peer_get(const shoal_node *node, const char *id)
 {
+    SHOAL_LOOP_ONLY(node, NULL);
     return shoal_peertable_get(&node->peers, id);
 }
 
 const shoal_peer *shoal_peer_at(const shoal_node *node, size_t index)
 {
+    SHOAL_LOOP_ONLY(node, NULL);
     return shoal_peertable_at(&node->peers, index);
 }
 
 size_t shoal_peer_count(const shoal_node *node)
 {
+    SHOAL_LOOP_ONLY(node, 0);
     return node->peers.count;
 }
 
 int shoal_peers_full(const shoal_node *node)
 {
+    SHOAL_LOOP_ONLY(node, 0);
     return shoal_peertable_full(&node->peers);
 }
 
 void shoal_set_router(shoal_node *node, shoal_router_cb cb, void *user)
 {
+    SHOAL_LOOP_ONLY(node);
     node->router = cb;
     node->router_user = user;
 }
@@ -632,6 +673,7 @@ static void on_tick(uv_timer_t *h)
 int shoal_timer_start(shoal_node *node, uint32_t interval_ms,
                       shoal_timer_cb cb, void *user, shoal_timer **out)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_timer *t;
 
     if (cb == NULL || interval_ms == 0)
@@ -658,6 +700,7 @@ void shoal_timer_stop(shoal_timer *t)
 {
     if (t == NULL || uv_is_closing((uv_handle_t *)&t->handle))
         return;
+    SHOAL_LOOP_ONLY(t->node);
     shoal_link_del(&t->link);
     uv_close((uv_handle_t *)&t->handle, on_timer_closed);
 }

@@ -7,6 +7,7 @@
 #include "core/frame.h"
 #include "core/log.h"
 #include "node/peers.h"
+#include "node/thread.h"
 #include "shoal.h"
 
 typedef struct shoal_handler {
@@ -99,8 +100,11 @@ struct shoal_node {
     uv_async_t async;
     uv_signal_t sigint, sigterm;
     int signals_on;
-    uv_thread_t run_thread;
-    int running;
+    int running;            /* inside shoal_node_run() */
+    uv_prepare_t prepare;   /* records the loop's thread: node/thread.c */
+    uv_thread_t loop_thread; /* atomic: the thread running the loop */
+    int loop_running;       /* atomic: loop_thread is running the loop */
+    int wrong_thread_logged; /* atomic */
 
     uv_mutex_t post_lock;
     shoal_posted *posted;   /* guarded by post_lock */
@@ -156,6 +160,10 @@ void shoal_node_peer_event(shoal_node *node, int kind, const char *id,
 const shoal_handler *shoal_node_handler(const shoal_node *node,
                                         const char *type);
 void shoal_node_handle_closed(uv_handle_t *h);
+
+/* thread.c: the loop's thread is the calling one; running 0 when the
+ * loop has stopped (shoal_node_run returned) */
+void shoal_node_thread_set(shoal_node *node, int running);
 
 /* conn.c: shared connection machinery */
 int shoal_conn_init(shoal_node *node, shoal_conn *c);

@@ -183,6 +183,7 @@ void shoal_server_free_held(shoal_node *node)
 int shoal_reply(shoal_req *req, const char *type, const void *data,
                 size_t len)
 {
+    SHOAL_LOOP_ONLY(req->node, SHOAL_EBUSY);
     shoal_conn *c = req->conn;
     char norm[5];
     int rc;
@@ -205,6 +206,7 @@ int shoal_reply(shoal_req *req, const char *type, const void *data,
 
 int shoal_replyf(shoal_req *req, const char *type, const char *fmt, ...)
 {
+    SHOAL_LOOP_ONLY(req->node, SHOAL_EBUSY);
     char small[512];
     char *text = small;
     va_list ap;
@@ -231,6 +233,7 @@ int shoal_replyf(shoal_req *req, const char *type, const char *fmt, ...)
 
 void shoal_req_hold(shoal_req *req)
 {
+    SHOAL_LOOP_ONLY(req->node);
     if (req->held)
         return;
     req->held = 1;
@@ -239,6 +242,7 @@ void shoal_req_hold(shoal_req *req)
 
 void shoal_req_done(shoal_req *req)
 {
+    SHOAL_LOOP_ONLY(req->node);
     if (req->in_handler)
         req->done = 1; /* dispatch() finishes it when the handler returns */
     else
@@ -252,6 +256,7 @@ shoal_node *shoal_req_node(const shoal_req *req)
 
 const char *shoal_req_remote(const shoal_req *req)
 {
+    SHOAL_LOOP_ONLY(req->node, "");
     shoal_req *r = (shoal_req *)(uintptr_t)req; /* filled on first ask */
     struct sockaddr_storage ss;
     int len = sizeof(ss);

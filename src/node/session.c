@@ -842,6 +842,7 @@ void shoal_secure_on_connection(uv_stream_t *listener, int status)
 
 int shoal_peer_connected(shoal_node *node, const char *peer_id)
 {
+    SHOAL_LOOP_ONLY(node, 0);
     shoal_peerid id;
     shoal_session *s;
 

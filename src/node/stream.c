@@ -267,6 +267,7 @@ int shoal_stream_open(shoal_node *node, const char *addr,
                       const char *protocol_id, shoal_stream_open_cb cb,
                       void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_dial_target t;
     shoal_session *sess = NULL;
     shoal_open_waiter *w, **tail;
@@ -312,12 +313,14 @@ int shoal_stream_open(shoal_node *node, const char *addr,
 void shoal_stream_set_cbs(shoal_stream *s, const shoal_stream_cbs *cbs,
                           void *user)
 {
+    SHOAL_LOOP_ONLY(s->sess->node);
     s->cbs = *cbs;
     s->user = user;
 }
 
 int shoal_stream_write(shoal_stream *s, const void *data, size_t len)
 {
+    SHOAL_LOOP_ONLY(s->sess->node, SHOAL_EBUSY);
     int rc;
 
     if (s->reset)
@@ -330,11 +333,13 @@ int shoal_stream_write(shoal_stream *s, const void *data, size_t len)
 
 size_t shoal_stream_write_space(const shoal_stream *s)
 {
+    SHOAL_LOOP_ONLY(s->sess->node, 0);
     return s->reset ? 0 : shoal_yamux_stream_write_space(s->ys);
 }
 
 int shoal_stream_close(shoal_stream *s)
 {
+    SHOAL_LOOP_ONLY(s->sess->node, SHOAL_EBUSY);
     int rc;
 
     if (s->reset)
@@ -346,6 +351,7 @@ int shoal_stream_close(shoal_stream *s)
 
 void shoal_stream_reset(shoal_stream *s)
 {
+    SHOAL_LOOP_ONLY(s->sess->node);
     if (s->reset)
         return;
     s->reset = 1;
@@ -355,16 +361,19 @@ void shoal_stream_reset(shoal_stream *s)
 
 const char *shoal_stream_protocol(const shoal_stream *s)
 {
+    SHOAL_LOOP_ONLY(s->sess->node, "");
     return s->protocol != NULL ? s->protocol : "";
 }
 
 const char *shoal_stream_peer(const shoal_stream *s)
 {
+    SHOAL_LOOP_ONLY(s->sess->node, "");
     return s->sess->remote_id;
 }
 
 const char *shoal_stream_remote_addr(const shoal_stream *s)
 {
+    SHOAL_LOOP_ONLY(s->sess->node, "");
     return s->sess->remote_addr;
 }
 
@@ -373,6 +382,7 @@ const char *shoal_stream_remote_addr(const shoal_stream *s)
 int shoal_protocol_handle(shoal_node *node, const char *protocol_id,
                           shoal_protocol_cb cb, void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_secure *sec = node->secure;
     size_t len;
     int i, added;
@@ -457,6 +467,7 @@ void shoal_secure_free(shoal_node *node)
 
 int shoal_disconnect(shoal_node *node, const char *peer_id)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_peerid who;
     shoal_link *l, *next;
     int found = 0;

@@ -74,11 +74,8 @@ int shoal_request_sync(shoal_node *node, const char *addr, const char *type,
     if (out == NULL)
         return SHOAL_EINVAL;
     memset(out, 0, sizeof(*out));
-    if (node->running) {
-        uv_thread_t self = uv_thread_self();
-        if (uv_thread_equal(&self, &node->run_thread))
-            return SHOAL_EBUSY; /* would wait on ourselves forever */
-    }
+    if (shoal_node_in_loop_thread(node) && !node->stopped)
+        return SHOAL_EBUSY; /* would wait on ourselves forever */
     memset(&call, 0, sizeof(call));
     call.addr = addr;
     call.type = type;

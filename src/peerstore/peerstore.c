@@ -9,6 +9,7 @@
 #include "peerstore/store.h"
 #include "peerstore/table.h"
 #include "shoal/peerstore.h"
+#include "node/thread.h"
 
 #define TICK_MS 200
 
@@ -276,6 +277,7 @@ int shoal_peerstore_new(shoal_peerstore **out, shoal_node *node,
                         const shoal_peerstore_config *cfg, char *err,
                         size_t errsize)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_peerstore_config defaults;
     char why[512];
     store *ps;
@@ -344,6 +346,7 @@ void shoal_peerstore_free(shoal_peerstore *ps)
 {
     if (ps == NULL)
         return;
+    SHOAL_LOOP_ONLY(ps->node);
     if (ps->timer != NULL) {
         shoal_timer_stop(ps->timer);
         shoal_peer_events_remove(ps->node, on_peer_event, ps);
@@ -361,6 +364,7 @@ void shoal_peerstore_free(shoal_peerstore *ps)
 
 int shoal_peerstore_flush(shoal_peerstore *ps)
 {
+    SHOAL_LOOP_ONLY(ps->node, SHOAL_EBUSY);
     long rows;
 
     if (ps->db == NULL)
@@ -381,6 +385,7 @@ int shoal_peerstore_flush(shoal_peerstore *ps)
 size_t shoal_peerstore_list(shoal_peerstore *ps, shoal_peerstore_list_cb cb,
                             void *user)
 {
+    SHOAL_LOOP_ONLY(ps->node, 0);
     const ps_entry **sorted;
     size_t n;
 
@@ -411,12 +416,14 @@ size_t shoal_peerstore_list(shoal_peerstore *ps, shoal_peerstore_list_cb cb,
 
 size_t shoal_peerstore_count(const shoal_peerstore *ps)
 {
+    SHOAL_LOOP_ONLY(ps->node, 0);
     return ps->table.n;
 }
 
 int shoal_peerstore_add(shoal_peerstore *ps, const char *peer_id,
                         const char *addr)
 {
+    SHOAL_LOOP_ONLY(ps->node, SHOAL_EBUSY);
     char id[PS_ID_MAX];
 
     if (ps_id_normalize(peer_id, id) < 0 || strcmp(id, ps->self) == 0)
@@ -426,12 +433,15 @@ int shoal_peerstore_add(shoal_peerstore *ps, const char *peer_id,
 
 int shoal_peerstore_forget(shoal_peerstore *ps, const char *peer_id)
 {
+    SHOAL_LOOP_ONLY(ps->node, SHOAL_EBUSY);
     return ps_table_remove(&ps->table, peer_id);
 }
 
 void shoal_peerstore_stats_get(const shoal_peerstore *ps,
                                shoal_peerstore_stats *out)
 {
+    memset(out, 0, sizeof(*out)); /* what a wrong thread gets */
+    SHOAL_LOOP_ONLY(ps->node);
     *out = ps->stats;
     out->entries = ps->table.n;
     out->evicted = ps->table.evicted;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "shoal.h"
+#include "node/thread.h"
 
 #define PERF_PROTOCOL "/perf/1.0.0"
 #define PERF_CHUNK (64 * 1024)
@@ -129,6 +130,7 @@ static void on_perf_stream(shoal_stream *s, void *user)
 
 int shoal_perf_serve(shoal_node *node)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     return shoal_protocol_handle(node, PERF_PROTOCOL, on_perf_stream, NULL);
 }
 
@@ -232,6 +234,7 @@ static void call_open(shoal_stream *s, int status, void *user)
 int shoal_perf(shoal_node *node, const char *addr, uint64_t upload,
                uint64_t download, shoal_perf_cb cb, void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     perf_call *c;
     int rc;
 

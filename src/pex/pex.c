@@ -9,6 +9,7 @@
 #include "core/backoff.h"
 #include "pex/codec.h"
 #include "shoal/pex.h"
+#include "node/thread.h"
 
 #define TICK_MS 100
 #define SOON_MS 200           /* an ask after a peer joined a small table */
@@ -323,6 +324,7 @@ static int own_list(shoal_pex *p, char *out, size_t size)
 
 int shoal_pex_ask(shoal_pex *p, const char *addr)
 {
+    SHOAL_LOOP_ONLY(p->node, SHOAL_EBUSY);
     char own[PEX_OWN_MAX * PEX_ADDR_MAX], buf[PEX_ADDR_MAX];
     pending *k;
     int n, rc;
@@ -389,6 +391,7 @@ static void on_peer_event(shoal_node *node, const shoal_peer_event *ev,
 int shoal_pex_new(shoal_pex **out, shoal_node *node,
                   const shoal_pex_config *cfg)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_pex_config defaults;
     shoal_pex *p;
     int rc;
@@ -424,6 +427,7 @@ void shoal_pex_free(shoal_pex *p)
 {
     if (p == NULL)
         return;
+    SHOAL_LOOP_ONLY(p->node);
     shoal_handle(p->node, "PEXQ", NULL, NULL);
     shoal_peer_events_remove(p->node, on_peer_event, p);
     if (p->timer != NULL)
@@ -437,5 +441,7 @@ void shoal_pex_free(shoal_pex *p)
 
 void shoal_pex_stats_get(const shoal_pex *p, shoal_pex_stats *out)
 {
+    memset(out, 0, sizeof(*out)); /* what a wrong thread gets */
+    SHOAL_LOOP_ONLY(p->node);
     *out = p->stats;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "shoal.h"
+#include "node/thread.h"
 
 #define PING_SIZE 32
 #define PING_PROTOCOL "/ipfs/ping/1.0.0"
@@ -64,6 +65,7 @@ static void on_ping_stream(shoal_stream *s, void *user)
 
 int shoal_ping_serve(shoal_node *node)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     return shoal_protocol_handle(node, PING_PROTOCOL, on_ping_stream, NULL);
 }
 
@@ -168,6 +170,7 @@ static void call_timeout(uv_timer_t *t)
 int shoal_ping(shoal_node *node, const char *addr, uint32_t timeout_ms,
                shoal_ping_cb cb, void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     ping_call *c;
     int rc;
 

@@ -7,6 +7,7 @@
 #include "core/addr.h"
 #include "core/multiaddr.h"
 #include "shoal.h"
+#include "node/thread.h"
 
 #define PING_RETRY_MS 5000 /* the second ping, over a connection that is up */
 
@@ -43,6 +44,7 @@ int shoal_peer_add_verified(shoal_node *node, const char *addr,
                             uint32_t timeout_ms, shoal_verified_cb cb,
                             void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     verify *v;
     int rc;
 

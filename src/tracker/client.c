@@ -12,6 +12,7 @@
 #include "shoal/tracker.h"
 #include "core/backoff.h"
 #include "tracker/protocol.h"
+#include "node/thread.h"
 
 #define TICK_MS 100
 #define TRACKERS_MAX 8
@@ -445,6 +446,7 @@ static const char *config_refused(const shoal_tracker_client_config *cfg,
 int shoal_tracker_client_new(shoal_tracker_client **out, shoal_node *node,
                              const shoal_tracker_client_config *cfg)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     const char *why;
     client *c;
     int rc;
@@ -494,6 +496,7 @@ void shoal_tracker_client_free(shoal_tracker_client *c)
 {
     if (c == NULL)
         return;
+    SHOAL_LOOP_ONLY(c->node);
     if (c->timer != NULL)
         shoal_timer_stop(c->timer);
     for (size_t i = 0; i < TRACKERS_MAX; i++) {
@@ -516,6 +519,8 @@ void shoal_tracker_client_free(shoal_tracker_client *c)
 void shoal_tracker_client_stats_get(const shoal_tracker_client *c,
                                     shoal_tracker_client_stats *out)
 {
+    memset(out, 0, sizeof(*out)); /* what a wrong thread gets */
+    SHOAL_LOOP_ONLY(c->node);
     *out = c->stats;
 }
 
@@ -523,6 +528,7 @@ int shoal_tracker_client_tracker_stats_get(
     const shoal_tracker_client *c, size_t i,
     shoal_tracker_client_tracker_stats *out)
 {
+    SHOAL_LOOP_ONLY(c->node, SHOAL_EBUSY);
     const tracker_state *ts;
     uint64_t now;
 

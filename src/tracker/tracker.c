@@ -13,6 +13,7 @@
 #include "tracker/protocol.h"
 #include "tracker/store.h"
 #include "tracker/table.h"
+#include "node/thread.h"
 
 #define TICK_MS 250
 #define PEERS_MAX 256           /* returned per announce, at most */
@@ -433,6 +434,7 @@ static void on_conn_stream(shoal_stream *s, void *user)
 
 int shoal_tracker_flush(shoal_tracker *t)
 {
+    SHOAL_LOOP_ONLY(t->node, SHOAL_EBUSY);
     long n;
 
     if (t->store == NULL)
@@ -471,6 +473,7 @@ static void on_tick(shoal_node *node, void *user)
 int shoal_tracker_new(shoal_tracker **out, shoal_node *node,
                       const shoal_tracker_config *cfg)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_tracker_config def;
     shoal_tracker *t;
     trk_config tc;
@@ -544,6 +547,7 @@ void shoal_tracker_free(shoal_tracker *t)
 {
     if (t == NULL)
         return;
+    SHOAL_LOOP_ONLY(t->node);
     shoal_handle(t->node, "ANNC", NULL, NULL);
     shoal_handle(t->node, "STAT", NULL, NULL);
     shoal_protocol_handle(t->node, TRK_PROTOCOL, NULL, NULL);
@@ -565,6 +569,8 @@ void shoal_tracker_free(shoal_tracker *t)
 
 void shoal_tracker_stats_get(const shoal_tracker *t, shoal_tracker_stats *out)
 {
+    memset(out, 0, sizeof(*out)); /* what a wrong thread gets */
+    SHOAL_LOOP_ONLY(t->node);
     memset(out, 0, sizeof(*out));
     out->peers = trk_table_count(t->table);
     out->topics = trk_table_topic_count(t->table);
