@@ -98,8 +98,28 @@ void shoal_log(shoal_node *node, int level, const char *fmt, ...)
 #endif
     ;
 
-/* ----------------------------------------------------------- configuration */
+/* ----------------------------------------------------------- configuration
+ * Every configuration struct of the library (shoal_config below, and those
+ * of the services in include/shoal/) follows one rule, so that it can grow
+ * without breaking programs built against an older header:
+ *  - its first member is `size_t size`, the struct's size as the program
+ *    was compiled; new fields are only ever added at the end;
+ *  - its *_config_init(cfg) is a macro that passes sizeof(*cfg) to the
+ *    library, which fills that many bytes with defaults and sets size (an
+ *    older program's smaller struct is never written past its end);
+ *  - the *_new function that takes it reads only size bytes of it, over
+ *    its own defaults: fields the program's header did not have keep
+ *    their defaults. NULL instead of a struct means all the defaults.
+ * So fill a config with its *_config_init, then set fields. A size of 0
+ * (a zeroed struct that never went through init) is refused with
+ * SHOAL_EINVAL and a WARN line naming the struct, as is a struct larger
+ * than the library's with any of the extra fields set (a program built
+ * against a newer header, running on an older library). The struct is
+ * copied by *_new: the program may reuse or drop it on return.
+ */
 typedef struct shoal_config {
+    size_t size;                /* set by shoal_config_init: leave it */
+
     /* Where to listen: "HOST:PORT" or "/ip4/HOST/tcp/PORT" ("/ip6/..."). Port
      * 0 picks a free one. NULL: do not listen (a client-only node). */
     const char *listen;
@@ -137,21 +157,26 @@ typedef struct shoal_config {
     size_t conn_low_water;      /* idle ones close, down to this many */
 } shoal_config;
 
-/* Fills cfg with safe defaults: no listen address, 128 peers, 16 MiB
+/* shoal_config_init(cfg), a macro (the rule above), fills cfg with safe
+ * defaults and sets its size: no listen address, 128 peers, 16 MiB
  * messages, 1024 connections, 64 MiB pending output per connection, 256 MiB
  * of buffered input in all, 5 s connect, 10 s io, 60 s request deadlines,
  * info logging to stderr, signals handled; secure mode with an ephemeral
  * key, 10 s handshakes, 120 s idle connections, 256 streams per
  * connection, 1 MiB queued per stream, idle connections trimmed from 768
- * down to 512. */
+ * down to 512. shoal_config_init_size is what it calls, with size the
+ * program's sizeof(shoal_config); call the macro. Any thread. */
 SHOAL_EXTERN
-void shoal_config_init(shoal_config *cfg);
+void shoal_config_init_size(shoal_config *cfg, size_t size);
+#define shoal_config_init(cfg) shoal_config_init_size((cfg), sizeof(*(cfg)))
 
 /* -------------------------------------------------------------------- node */
 
 /* Creates a node and, when cfg->listen is set, binds and listens at once so
  * that the real port is known on return. loop: the libuv loop to run on, or
- * NULL for a loop of the node's own. The config and its strings are copied.
+ * NULL for a loop of the node's own. cfg: filled by shoal_config_init (a
+ * size of 0 is refused: see "configuration"), or NULL for the defaults.
+ * The config and its strings are copied.
  * On success *out owns the node: release it with shoal_node_free() or
  * shoal_node_close(). */
 SHOAL_EXTERN

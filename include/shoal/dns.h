@@ -33,6 +33,7 @@ extern "C" {
 typedef struct shoal_dns shoal_dns;
 
 typedef struct shoal_dns_config {
+    size_t size;           /* set by its _config_init: leave it */
     /* The DNS server: "IPv4" (port 53) or "IPv4:PORT". NULL: the servers
      * of /etc/resolv.conf (and /dns4 names left to the dialer). */
     const char *server;
@@ -49,7 +50,11 @@ typedef struct shoal_dns_config {
 /* Defaults: resolv.conf's servers, 2 s per query, 2 attempts, 10 s per
  * resolution, 32 records, 32 addresses, 32 queries, depth 4. */
 SHOAL_EXTERN
-void shoal_dns_config_init(shoal_dns_config *cfg);
+void shoal_dns_config_init_size(shoal_dns_config *cfg, size_t size);
+/* What the program calls: its sizeof goes to the library (shoal.h,
+ * "configuration"). */
+#define shoal_dns_config_init(cfg) \
+    shoal_dns_config_init_size((cfg), sizeof(*(cfg)))
 
 /* A resolver for node's loop. The config is copied. SHOAL_EINVAL for a
  * server that is not "IPv4[:PORT]" or a limit of 0. Free it with

@@ -42,6 +42,7 @@ extern "C" {
 typedef struct shoal_files shoal_files;
 
 typedef struct shoal_files_config {
+    size_t size;                /* set by its _config_init: leave it */
     const char *share_dir;      /* shared, recursively; NULL: share nothing */
     const char *download_dir;   /* where finished downloads appear; NULL:
                                  * no downloads. Partial ones are kept in
@@ -62,7 +63,11 @@ typedef struct shoal_files_config {
  * default max_message), 16 chunks in flight (of 1 MiB; at most twice that
  * held per transfer), 16 transfers. */
 SHOAL_EXTERN
-void shoal_files_config_init(shoal_files_config *cfg);
+void shoal_files_config_init_size(shoal_files_config *cfg, size_t size);
+/* What the program calls: its sizeof goes to the library (shoal.h,
+ * "configuration"). */
+#define shoal_files_config_init(cfg) \
+    shoal_files_config_init_size((cfg), sizeof(*(cfg)))
 
 /* Starts the service on node (secure or classic, as the node is): handlers
  * registered, the share indexed in the background. The config and its

@@ -32,6 +32,7 @@ typedef void (*shoal_mdns_peer_cb)(shoal_mdns *m, const char *peer_id,
                                    const char *addr, void *user);
 
 typedef struct shoal_mdns_config {
+    size_t size;                 /* set by its _config_init: leave it */
     uint32_t interval_ms;        /* between queries after the first burst */
     const char *service;         /* NULL: "_p2p._udp.local"; tests use
                                   * their own so as to meet no one else */
@@ -49,7 +50,11 @@ typedef struct shoal_mdns_config {
 /* Defaults: 10 s, "_p2p._udp.local", 5353, every interface, 16 peers per
  * interval, 5 s pings, 120 s TTL, no callback. */
 SHOAL_EXTERN
-void shoal_mdns_config_init(shoal_mdns_config *cfg);
+void shoal_mdns_config_init_size(shoal_mdns_config *cfg, size_t size);
+/* What the program calls: its sizeof goes to the library (shoal.h,
+ * "configuration"). */
+#define shoal_mdns_config_init(cfg) \
+    shoal_mdns_config_init_size((cfg), sizeof(*(cfg)))
 
 /* Starts mDNS on node (secure mode; SHOAL_EINVAL for a classic one).
  * Strings are copied. Errors from the socket (port, membership) are

@@ -39,6 +39,7 @@ extern "C" {
 typedef struct shoal_peerstore shoal_peerstore;
 
 typedef struct shoal_peerstore_config {
+    size_t size;                 /* set by its _config_init: leave it */
     const char *path;            /* SQLite file, made if missing; NULL:
                                   * memory only */
     size_t max_entries;          /* peers kept */
@@ -60,7 +61,12 @@ typedef struct shoal_peerstore_config {
  * target 8 peers, 4 dials at once, every 10 s, 5 s per dial, backoff from
  * 5 s doubling up to 1 h, the system clock. */
 SHOAL_EXTERN
-void shoal_peerstore_config_init(shoal_peerstore_config *cfg);
+void shoal_peerstore_config_init_size(shoal_peerstore_config *cfg,
+                                      size_t size);
+/* What the program calls: its sizeof goes to the library (shoal.h,
+ * "configuration"). */
+#define shoal_peerstore_config_init(cfg) \
+    shoal_peerstore_config_init_size((cfg), sizeof(*(cfg)))
 
 /* Opens the store for node (secure mode: SHOAL_EINVAL for a classic one),
  * loads what path holds, starts observing and (target_peers > 0) dialing.

@@ -29,6 +29,7 @@ extern "C" {
 typedef struct shoal_pex shoal_pex;
 
 typedef struct shoal_pex_config {
+    size_t size;                /* set by its _config_init: leave it */
     uint32_t interval_ms;       /* one peer asked this often */
     size_t share_max;           /* peers in one answer, at most 32 */
     size_t checks_max;          /* addresses being checked at once */
@@ -42,7 +43,11 @@ typedef struct shoal_pex_config {
 
 /* Defaults: 30 s, 16 peers, 8 checks, 5 s, 10 min, 0, 50/s. */
 SHOAL_EXTERN
-void shoal_pex_config_init(shoal_pex_config *cfg);
+void shoal_pex_config_init_size(shoal_pex_config *cfg, size_t size);
+/* What the program calls: its sizeof goes to the library (shoal.h,
+ * "configuration"). */
+#define shoal_pex_config_init(cfg) \
+    shoal_pex_config_init_size((cfg), sizeof(*(cfg)))
 
 /* Starts peer exchange on node (SHOAL_EINVAL for a classic node or a bad
  * config): serves PEXQ and asks on its timer. Free it before the node. */

@@ -33,6 +33,7 @@ extern "C" {
 typedef struct shoal_tracker shoal_tracker;
 
 typedef struct shoal_tracker_config {
+    size_t size;                /* set by its _config_init: leave it */
     size_t max_entries;         /* peers held */
     size_t max_topics;          /* topics per announce, at most (<= 8) */
     uint32_t ttl_ms;            /* an entry lives this long unrefreshed */
@@ -50,7 +51,11 @@ typedef struct shoal_tracker_config {
 /* Defaults: 1,000,000 entries, 8 topics, 120 s, 50 peers, 20/s with a
  * burst of 40 per source, 4096 sources, no database, 1 s flushes. */
 SHOAL_EXTERN
-void shoal_tracker_config_init(shoal_tracker_config *cfg);
+void shoal_tracker_config_init_size(shoal_tracker_config *cfg, size_t size);
+/* What the program calls: its sizeof goes to the library (shoal.h,
+ * "configuration"). */
+#define shoal_tracker_config_init(cfg) \
+    shoal_tracker_config_init_size((cfg), sizeof(*(cfg)))
 
 /* Serves ANNC and STAT on node (which must be in secure mode). With a
  * db_path, the unexpired entries stored there are loaded first, and changes
@@ -90,6 +95,7 @@ int shoal_tracker_flush(shoal_tracker *t);
 typedef struct shoal_tracker_client shoal_tracker_client;
 
 typedef struct shoal_tracker_client_config {
+    size_t size;                 /* set by its _config_init: leave it */
     const char *const *trackers; /* multiaddrs with /p2p/, each tracker
                                   * (peer id) once */
     size_t ntrackers;            /* 1..8 */
@@ -110,7 +116,12 @@ typedef struct shoal_tracker_client_config {
 /* Defaults: no trackers, no topics, the node's addresses, 30 s, 8 peers,
  * backoff from 1 s to 60 s, 5 s requests. */
 SHOAL_EXTERN
-void shoal_tracker_client_config_init(shoal_tracker_client_config *cfg);
+void shoal_tracker_client_config_init_size(shoal_tracker_client_config *cfg,
+                                           size_t size);
+/* What the program calls: its sizeof goes to the library (shoal.h,
+ * "configuration"). */
+#define shoal_tracker_client_config_init(cfg) \
+    shoal_tracker_client_config_init_size((cfg), sizeof(*(cfg)))
 
 /* Announces to every tracker now and then every interval_ms. Each returned
  * peer not yet known is pinged; one that answers is added to the node's

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "dns/dnsaddr.h"
 #include "node/thread.h"
 
@@ -48,9 +49,10 @@ struct dns_job {
     dnsaddr_result result;
 };
 
-void shoal_dns_config_init(shoal_dns_config *cfg)
+static void config_defaults(shoal_dns_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
     cfg->timeout_ms = 2000;
     cfg->attempts = 2;
     cfg->deadline_ms = 10000;
@@ -58,6 +60,14 @@ void shoal_dns_config_init(shoal_dns_config *cfg)
     cfg->max_addrs = 32;
     cfg->max_queries = 32;
     cfg->max_depth = 4;
+}
+
+void shoal_dns_config_init_size(shoal_dns_config *cfg, size_t size)
+{
+    shoal_dns_config d;
+
+    config_defaults(&d);
+    shoal_cfg_fill(cfg, size, &d, sizeof(d));
 }
 
 /* "A.B.C.D" or "A.B.C.D:PORT". */
@@ -93,12 +103,12 @@ int shoal_dns_new(shoal_dns **out, shoal_node *node,
 {
     SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_dns *d;
-    shoal_dns_config def;
+    shoal_dns_config own; /* the caller's, over the defaults */
 
-    if (cfg == NULL) {
-        shoal_dns_config_init(&def);
-        cfg = &def;
-    }
+    config_defaults(&own);
+    if (shoal_cfg_take(node, "shoal_dns_config", &own, sizeof(own), cfg) < 0)
+        return SHOAL_EINVAL;
+    cfg = &own;
     if (out == NULL || node == NULL || cfg->timeout_ms == 0 ||
         cfg->attempts <= 0 || cfg->deadline_ms == 0 ||
         cfg->max_records == 0 || cfg->max_addrs == 0 ||

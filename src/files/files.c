@@ -12,14 +12,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "files/files_internal.h"
 #include "node/thread.h"
 
 #define SCAN_DEPTH_MAX 32
 
-void shoal_files_config_init(shoal_files_config *cfg)
+static void config_defaults(shoal_files_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
     cfg->rescan_ms = 2000;
     cfg->search_timeout_ms = 3000;
     cfg->search_ttl = 4;
@@ -28,6 +30,14 @@ void shoal_files_config_init(shoal_files_config *cfg)
     cfg->max_classic_file = 16u * 1024 * 1024; /* the node's max_message */
     cfg->chunks_in_flight = 16;
     cfg->max_transfers = 16;
+}
+
+void shoal_files_config_init_size(shoal_files_config *cfg, size_t size)
+{
+    shoal_files_config d;
+
+    config_defaults(&d);
+    shoal_cfg_fill(cfg, size, &d, sizeof(d));
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -428,15 +438,16 @@ int shoal_files_new(shoal_files **out, shoal_node *node,
                     const shoal_files_config *cfg)
 {
     SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
-    shoal_files_config defaults;
+    shoal_files_config own; /* the caller's, over the defaults */
     shoal_files *f;
     int rc;
 
     *out = NULL;
-    if (cfg == NULL) {
-        shoal_files_config_init(&defaults);
-        cfg = &defaults;
-    }
+    config_defaults(&own);
+    if ((rc = shoal_cfg_take(node, "shoal_files_config", &own, sizeof(own),
+                             cfg)) < 0)
+        return rc;
+    cfg = &own;
     if (cfg->search_ttl < 0 || cfg->search_ttl > FILES_TTL_MAX ||
         cfg->chunks_in_flight == 0 || cfg->max_transfers == 0 ||
         cfg->search_timeout_ms == 0 ||

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "core/config.h"
 #include "shoal/mdns.h"
 #include "mdns/codec.h"
 #include "node/thread.h"
@@ -70,13 +71,22 @@ struct shoal_mdns {
     mdns_msg msg;
 };
 
-void shoal_mdns_config_init(shoal_mdns_config *cfg)
+static void config_defaults(shoal_mdns_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
     cfg->interval_ms = 10000;
     cfg->max_new_per_interval = 16;
     cfg->ping_timeout_ms = 5000;
     cfg->ttl_s = 120;
+}
+
+void shoal_mdns_config_init_size(shoal_mdns_config *cfg, size_t size)
+{
+    shoal_mdns_config d;
+
+    config_defaults(&d);
+    shoal_cfg_fill(cfg, size, &d, sizeof(d));
 }
 
 static uint64_t now_ms(shoal_mdns *m)
@@ -400,10 +410,16 @@ int shoal_mdns_new(shoal_mdns **out, shoal_node *node,
     SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     struct sockaddr_in any;
+    shoal_mdns_config own; /* the caller's, over the defaults */
     shoal_mdns *m;
     int rc;
 
     *out = NULL;
+    config_defaults(&own);
+    if ((rc = shoal_cfg_take(node, "shoal_mdns_config", &own, sizeof(own),
+                             cfg)) < 0)
+        return rc;
+    cfg = &own;
     if (shoal_node_peer_id(node) == NULL || cfg->interval_ms == 0)
         return SHOAL_EINVAL;
     if ((m = calloc(1, sizeof(*m))) == NULL)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/addr.h"
+#include "core/config.h"
 #include "node/session.h"
 
 void shoal_link_init(shoal_link *head)
@@ -29,9 +30,10 @@ void shoal_link_del(shoal_link *item)
     item->prev = item->next = item;
 }
 
-void shoal_config_init(shoal_config *cfg)
+static void config_defaults(shoal_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
     cfg->max_peers = 128;
     cfg->max_message = 16u * 1024 * 1024;
     cfg->max_connections = 1024;
@@ -48,6 +50,14 @@ void shoal_config_init(shoal_config *cfg)
     cfg->max_stream_buffer = 1024 * 1024;
     cfg->conn_high_water = 768;
     cfg->conn_low_water = 512;
+}
+
+void shoal_config_init_size(shoal_config *cfg, size_t size)
+{
+    shoal_config d;
+
+    config_defaults(&d);
+    shoal_cfg_fill(cfg, size, &d, sizeof(d));
 }
 
 /* A write to a socket the remote has closed must be an error, not a
@@ -232,17 +242,18 @@ static int setup(shoal_node *node, uv_loop_t *loop, const shoal_config *cfg)
 
 int shoal_node_new(shoal_node **out, uv_loop_t *loop, const shoal_config *cfg)
 {
-    shoal_config defaults;
+    shoal_config own; /* the caller's, over the defaults: see config.h */
     shoal_node *node;
     int rc;
 
     if (out == NULL)
         return SHOAL_EINVAL;
     *out = NULL;
-    if (cfg == NULL) {
-        shoal_config_init(&defaults);
-        cfg = &defaults;
-    }
+    config_defaults(&own);
+    if ((rc = shoal_cfg_take(NULL, "shoal_config", &own, sizeof(own),
+                             cfg)) < 0)
+        return rc;
+    cfg = &own;
     uv_once(&ignore_sigpipe_once, ignore_sigpipe);
     node = calloc(1, sizeof(*node));
     if (node == NULL)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "peerstore/store.h"
 #include "peerstore/table.h"
 #include "shoal/peerstore.h"
@@ -38,9 +39,10 @@ struct shoal_peerstore {
     shoal_peerstore_stats stats;
 };
 
-void shoal_peerstore_config_init(shoal_peerstore_config *cfg)
+static void config_defaults(shoal_peerstore_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
     cfg->max_entries = 1000;
     cfg->max_addrs = SHOAL_PEERSTORE_ADDRS_MAX;
     cfg->flush_ms = 1000;
@@ -50,6 +52,14 @@ void shoal_peerstore_config_init(shoal_peerstore_config *cfg)
     cfg->dial_timeout_ms = 5000;
     cfg->backoff_min_ms = 5000;
     cfg->backoff_max_ms = 3600000;
+}
+
+void shoal_peerstore_config_init_size(shoal_peerstore_config *cfg, size_t size)
+{
+    shoal_peerstore_config d;
+
+    config_defaults(&d);
+    shoal_cfg_fill(cfg, size, &d, sizeof(d));
 }
 
 static uint64_t now_ms(const store *ps)
@@ -278,7 +288,7 @@ int shoal_peerstore_new(shoal_peerstore **out, shoal_node *node,
                         size_t errsize)
 {
     SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
-    shoal_peerstore_config defaults;
+    shoal_peerstore_config own; /* the caller's, over the defaults */
     char why[512];
     store *ps;
     int rc;
@@ -286,10 +296,11 @@ int shoal_peerstore_new(shoal_peerstore **out, shoal_node *node,
     *out = NULL;
     if (err != NULL && errsize > 0)
         err[0] = '\0';
-    if (cfg == NULL) {
-        shoal_peerstore_config_init(&defaults);
-        cfg = &defaults;
-    }
+    config_defaults(&own);
+    if ((rc = shoal_cfg_take(node, "shoal_peerstore_config", &own,
+                             sizeof(own), cfg)) < 0)
+        return rc;
+    cfg = &own;
     if (shoal_node_peer_id(node) == NULL)
         return SHOAL_EINVAL;
     if ((ps = calloc(1, sizeof(*ps))) == NULL)

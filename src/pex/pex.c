@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "core/config.h"
 #include "core/backoff.h"
 #include "pex/codec.h"
 #include "shoal/pex.h"
@@ -43,9 +44,10 @@ struct shoal_pex {
     pex_entry list[PEX_LIST_MAX]; /* the loop thread's scratch space */
 };
 
-void shoal_pex_config_init(shoal_pex_config *cfg)
+static void config_defaults(shoal_pex_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
     cfg->interval_ms = 30000;
     cfg->share_max = 16;
     cfg->checks_max = 8;
@@ -53,6 +55,14 @@ void shoal_pex_config_init(shoal_pex_config *cfg)
     cfg->quarantine_ms = 600000;
     cfg->target_peers = 0;
     cfg->answers_per_s = 50;
+}
+
+void shoal_pex_config_init_size(shoal_pex_config *cfg, size_t size)
+{
+    shoal_pex_config d;
+
+    config_defaults(&d);
+    shoal_cfg_fill(cfg, size, &d, sizeof(d));
 }
 
 static uint64_t now_ms(shoal_pex *p)
@@ -392,15 +402,16 @@ int shoal_pex_new(shoal_pex **out, shoal_node *node,
                   const shoal_pex_config *cfg)
 {
     SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
-    shoal_pex_config defaults;
+    shoal_pex_config own; /* the caller's, over the defaults */
     shoal_pex *p;
     int rc;
 
     *out = NULL;
-    if (cfg == NULL) {
-        shoal_pex_config_init(&defaults);
-        cfg = &defaults;
-    }
+    config_defaults(&own);
+    if ((rc = shoal_cfg_take(node, "shoal_pex_config", &own, sizeof(own),
+                             cfg)) < 0)
+        return rc;
+    cfg = &own;
     if (shoal_node_peer_id(node) == NULL || cfg->interval_ms == 0 ||
         cfg->share_max == 0 || cfg->share_max > PEX_LIST_MAX ||
         cfg->checks_max == 0 || cfg->timeout_ms == 0 ||

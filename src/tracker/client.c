@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/frame.h"
 #include "shoal/tracker.h"
 #include "core/backoff.h"
@@ -62,14 +63,23 @@ struct shoal_tracker_client {
     trk_peer_msg peer;        /* scratch for PLST lines */
 };
 
-void shoal_tracker_client_config_init(shoal_tracker_client_config *cfg)
+static void config_defaults(shoal_tracker_client_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
     cfg->interval_ms = 30000;
     cfg->target_peers = 8;
     cfg->backoff_min_ms = 1000;
     cfg->backoff_max_ms = 60000;
     cfg->request_timeout_ms = 5000;
+}
+
+void shoal_tracker_client_config_init_size(shoal_tracker_client_config *cfg, size_t size)
+{
+    shoal_tracker_client_config d;
+
+    config_defaults(&d);
+    shoal_cfg_fill(cfg, size, &d, sizeof(d));
 }
 
 static uint64_t now_ms(client *c)
@@ -447,6 +457,7 @@ int shoal_tracker_client_new(shoal_tracker_client **out, shoal_node *node,
                              const shoal_tracker_client_config *cfg)
 {
     SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
+    shoal_tracker_client_config own; /* the caller's, over the defaults */
     const char *why;
     client *c;
     int rc;
@@ -454,6 +465,11 @@ int shoal_tracker_client_new(shoal_tracker_client **out, shoal_node *node,
     *out = NULL;
     if (shoal_node_peer_id(node) == NULL)
         return SHOAL_EINVAL;
+    config_defaults(&own);
+    if ((rc = shoal_cfg_take(node, "shoal_tracker_client_config", &own,
+                             sizeof(own), cfg)) < 0)
+        return rc;
+    cfg = &own;
     if ((why = config_refused(cfg, &rc)) != NULL) {
         shoal_log(node, SHOAL_LOG_WARN, "tracker_client_refused "
                   "reason=\"%s\"", why);

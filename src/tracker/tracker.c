@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "core/config.h"
 #include "core/frame.h"
 #include "shoal/tracker.h"
 #include "tracker/protocol.h"
@@ -65,9 +66,10 @@ static uint64_t wall_ms(void)
     return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
 }
 
-void shoal_tracker_config_init(shoal_tracker_config *cfg)
+static void config_defaults(shoal_tracker_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
     cfg->max_entries = 1000000;
     cfg->max_topics = TRK_TOPICS_MAX;
     cfg->ttl_ms = 120000;
@@ -76,6 +78,14 @@ void shoal_tracker_config_init(shoal_tracker_config *cfg)
     cfg->burst = 40;
     cfg->max_sources = 4096;
     cfg->flush_ms = 1000;
+}
+
+void shoal_tracker_config_init_size(shoal_tracker_config *cfg, size_t size)
+{
+    shoal_tracker_config d;
+
+    config_defaults(&d);
+    shoal_cfg_fill(cfg, size, &d, sizeof(d));
 }
 
 /* Serves one announce (payload p) from host, whose connection proved the
@@ -474,7 +484,7 @@ int shoal_tracker_new(shoal_tracker **out, shoal_node *node,
                       const shoal_tracker_config *cfg)
 {
     SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
-    shoal_tracker_config def;
+    shoal_tracker_config own; /* the caller's, over the defaults */
     shoal_tracker *t;
     trk_config tc;
     char err[256];
@@ -483,10 +493,11 @@ int shoal_tracker_new(shoal_tracker **out, shoal_node *node,
     *out = NULL;
     if (shoal_node_peer_id(node) == NULL)
         return SHOAL_EINVAL;
-    if (cfg == NULL) {
-        shoal_tracker_config_init(&def);
-        cfg = &def;
-    }
+    config_defaults(&own);
+    if ((rc = shoal_cfg_take(node, "shoal_tracker_config", &own,
+                             sizeof(own), cfg)) < 0)
+        return rc;
+    cfg = &own;
     if ((t = calloc(1, sizeof(*t))) == NULL)
         return SHOAL_ENOMEM;
     t->node = node;
