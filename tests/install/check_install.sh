@@ -11,7 +11,9 @@
 #    pkg-config with the shared library (rpath, then LD_LIBRARY_PATH as the
 #    README says for a custom prefix), pkg-config with the static library,
 #    and CMake's find_package(shoal) with shoal::shoal and
-#    shoal::shoal_static.
+#    shoal::shoal_static;
+#  - the README's plain install into /usr/local, ldconfig and pkg-config
+#    work (as root, in a mount namespace: nothing outside sees it).
 # Every check runs even when one before it failed; the failures are listed
 # at the end.
 #   check_install.sh BUILD_DIR SOURCE_DIR ABI_VERSION PROJECT_VERSION
@@ -22,6 +24,8 @@ trap 'rm -rf "$scratch"' EXIT
 prefix=$scratch/prefix
 failures=()
 fail() { echo "install: FAIL: $*" >&2; failures+=("$*"); }
+# the first errors of a compiler's or CMake's log, for a failure's line
+errors_of() { grep -m2 -iE 'error|not found' "$1" | tr '\n' ' ' | head -c 300; }
 
 if ! cmake --install "$build" --prefix "$prefix" >"$scratch/install.log" 2>&1; then
     cat "$scratch/install.log" >&2
@@ -97,7 +101,7 @@ if cc -Wall -Wextra -Werror -o "$scratch/app_so" "$app" \
         fail "app_so does not load libshoal.so.$abi from $libdir: $(ldd "$scratch/app_so" | grep shoal)"
     run "pkg-config, shared, rpath" "$scratch/app_so"
 else
-    fail "pkg-config, shared: does not build: $(head -c 600 "$scratch/cc.log")"
+    fail "pkg-config, shared: does not build: $(errors_of "$scratch/cc.log")"
 fi
 # ... and through LD_LIBRARY_PATH, with no rpath
 if cc -o "$scratch/app_ld" "$app" $(pkg-config --cflags --libs shoal) \
@@ -105,7 +109,7 @@ if cc -o "$scratch/app_ld" "$app" $(pkg-config --cflags --libs shoal) \
     run "pkg-config, shared, LD_LIBRARY_PATH" \
         env LD_LIBRARY_PATH="$libdir" "$scratch/app_ld"
 else
-    fail "pkg-config, shared (no rpath): does not build: $(head -c 600 "$scratch/cc.log")"
+    fail "pkg-config, shared (no rpath): does not build: $(errors_of "$scratch/cc.log")"
 fi
 
 # pkg-config, static library: libshoal.a and the libraries it needs
@@ -118,7 +122,7 @@ if cc -Wall -Wextra -Werror -o "$scratch/app_static" "$app" \
         fail "the static build loads libshoal.so"
     run "pkg-config, static" "$scratch/app_static"
 else
-    fail "pkg-config, static: does not build: $(head -c 600 "$scratch/cc.log")"
+    fail "pkg-config, static: does not build: $(errors_of "$scratch/cc.log")"
 fi
 
 # CMake package: find_package(shoal), shoal::shoal (the shared library)
@@ -141,7 +145,42 @@ if cmake -S "$scratch/app" -B "$scratch/app/build" \
     run "CMake find_package, shoal::shoal_static" \
         "$scratch/app/build/app_static"
 else
-    fail "CMake find_package: does not build: $(tail -c 800 "$scratch/cmake.log")"
+    fail "CMake find_package: does not build: $(errors_of "$scratch/cmake.log")"
+fi
+
+# The README's plain install, into the default prefix /usr/local, then
+# ldconfig, then pkg-config with no PKG_CONFIG_PATH: as root, in a mount
+# namespace of its own, where /usr/local is an empty tmpfs and /etc a copy
+# of what ldconfig, the loader and cc use there, so that nothing outside it
+# sees the install. Skipped where namespaces are not allowed.
+default_prefix() {
+    set -eu
+    mount -t tmpfs tmpfs /usr/local
+    mkdir "$scratch/etc"
+    cp -a /etc/ld.so.conf /etc/ld.so.conf.d /etc/ld.so.cache \
+        /etc/alternatives "$scratch/etc/"
+    mount --bind "$scratch/etc" /etc
+    unset PKG_CONFIG_PATH
+    cmake --install "$build" --prefix /usr/local >/dev/null
+    cc -o "$scratch/app_default" "$app" $(pkg-config --cflags --libs shoal)
+    ! "$scratch/app_default" >/dev/null 2>&1 ||
+        echo "default prefix: ran before ldconfig" # not wrong, just unexpected
+    ldconfig
+    ldd "$scratch/app_default" | grep -q "libshoal.so.$abi => /usr/local/lib" ||
+        { echo "default prefix: libshoal.so.$abi not found in /usr/local/lib after ldconfig"; exit 1; }
+    "$scratch/app_default" "$scratch/share"
+}
+if [ "$(id -u)" = 0 ] && unshare -m --propagation private true 2>/dev/null; then
+    export -f default_prefix
+    if out=$(scratch=$scratch build=$build app=$app abi=$abi \
+             unshare -m --propagation private bash -c default_prefix 2>&1) &&
+       grep -q "answered REPL hello" <<<"$out"; then
+        echo "install: default prefix, ldconfig, pkg-config: $out"
+    else
+        fail "default prefix (/usr/local, ldconfig, pkg-config): $out"
+    fi
+else
+    echo "install: default prefix: skipped (needs root and a mount namespace)"
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then
