@@ -51,8 +51,8 @@ typedef struct shoal_dns_config {
  * resolution, 32 records, 32 addresses, 32 queries, depth 4. */
 SHOAL_EXTERN
 void shoal_dns_config_init_size(shoal_dns_config *cfg, size_t size);
-/* What the program calls: its sizeof goes to the library (shoal.h,
- * "configuration"). */
+/* What the program calls (any thread): its sizeof goes to the library
+ * (shoal.h, "configuration"). */
 #define shoal_dns_config_init(cfg) \
     shoal_dns_config_init_size((cfg), sizeof(*(cfg)))
 

@@ -64,8 +64,8 @@ typedef struct shoal_files_config {
  * held per transfer), 16 transfers. */
 SHOAL_EXTERN
 void shoal_files_config_init_size(shoal_files_config *cfg, size_t size);
-/* What the program calls: its sizeof goes to the library (shoal.h,
- * "configuration"). */
+/* What the program calls (any thread): its sizeof goes to the library
+ * (shoal.h, "configuration"). */
 #define shoal_files_config_init(cfg) \
     shoal_files_config_init_size((cfg), sizeof(*(cfg)))
 

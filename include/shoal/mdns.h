@@ -51,8 +51,8 @@ typedef struct shoal_mdns_config {
  * interval, 5 s pings, 120 s TTL, no callback. */
 SHOAL_EXTERN
 void shoal_mdns_config_init_size(shoal_mdns_config *cfg, size_t size);
-/* What the program calls: its sizeof goes to the library (shoal.h,
- * "configuration"). */
+/* What the program calls (any thread): its sizeof goes to the library
+ * (shoal.h, "configuration"). */
 #define shoal_mdns_config_init(cfg) \
     shoal_mdns_config_init_size((cfg), sizeof(*(cfg)))
 

@@ -63,8 +63,8 @@ typedef struct shoal_peerstore_config {
 SHOAL_EXTERN
 void shoal_peerstore_config_init_size(shoal_peerstore_config *cfg,
                                       size_t size);
-/* What the program calls: its sizeof goes to the library (shoal.h,
- * "configuration"). */
+/* What the program calls (any thread): its sizeof goes to the library
+ * (shoal.h, "configuration"). */
 #define shoal_peerstore_config_init(cfg) \
     shoal_peerstore_config_init_size((cfg), sizeof(*(cfg)))
 

@@ -44,8 +44,8 @@ typedef struct shoal_pex_config {
 /* Defaults: 30 s, 16 peers, 8 checks, 5 s, 10 min, 0, 50/s. */
 SHOAL_EXTERN
 void shoal_pex_config_init_size(shoal_pex_config *cfg, size_t size);
-/* What the program calls: its sizeof goes to the library (shoal.h,
- * "configuration"). */
+/* What the program calls (any thread): its sizeof goes to the library
+ * (shoal.h, "configuration"). */
 #define shoal_pex_config_init(cfg) \
     shoal_pex_config_init_size((cfg), sizeof(*(cfg)))
 

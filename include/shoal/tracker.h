@@ -52,8 +52,8 @@ typedef struct shoal_tracker_config {
  * burst of 40 per source, 4096 sources, no database, 1 s flushes. */
 SHOAL_EXTERN
 void shoal_tracker_config_init_size(shoal_tracker_config *cfg, size_t size);
-/* What the program calls: its sizeof goes to the library (shoal.h,
- * "configuration"). */
+/* What the program calls (any thread): its sizeof goes to the library
+ * (shoal.h, "configuration"). */
 #define shoal_tracker_config_init(cfg) \
     shoal_tracker_config_init_size((cfg), sizeof(*(cfg)))
 
@@ -118,8 +118,8 @@ typedef struct shoal_tracker_client_config {
 SHOAL_EXTERN
 void shoal_tracker_client_config_init_size(shoal_tracker_client_config *cfg,
                                            size_t size);
-/* What the program calls: its sizeof goes to the library (shoal.h,
- * "configuration"). */
+/* What the program calls (any thread): its sizeof goes to the library
+ * (shoal.h, "configuration"). */
 #define shoal_tracker_client_config_init(cfg) \
     shoal_tracker_client_config_init_size((cfg), sizeof(*(cfg)))
 
