@@ -32,8 +32,9 @@ if ! cmake --install "$build" --prefix "$prefix" >"$scratch/install.log" 2>&1; t
     echo "install: FAIL: cmake --install" >&2
     exit 1
 fi
-libdir=$(dirname "$(find "$prefix" -name 'libshoal.a' | head -1)")
-[ -d "$libdir" ] || { echo "install: FAIL: no libshoal.a installed" >&2; exit 1; }
+archive=$(find "$prefix" -name 'libshoal.a' | head -1)
+[ -n "$archive" ] || { echo "install: FAIL: no libshoal.a installed" >&2; exit 1; }
+libdir=$(dirname "$archive")
 
 # -------------------------------------------------------------- headers
 for h in "$src"/include/shoal.h "$src"/include/shoal/*.h; do
