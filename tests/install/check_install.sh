@@ -1,4 +1,6 @@
 #!/bin/bash
+# pkg-config's output is meant to be split into words, as a user types it.
+# shellcheck disable=SC2046
 # The install as a user of the library meets it: installs the build into a
 # scratch prefix, then checks that
 #  - every public header is installed (include/shoal.h, include/shoal/*.h),
