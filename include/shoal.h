@@ -170,6 +170,17 @@ SHOAL_EXTERN
 void shoal_config_init_size(shoal_config *cfg, size_t size);
 #define shoal_config_init(cfg) shoal_config_init_size((cfg), sizeof(*(cfg)))
 
+/* Checks the key file at path (cfg->key_file) as shoal_node_new() would
+ * load it, and says what is wrong with it, for a program's message: 0 when
+ * it holds a usable key or is not there yet in an existing folder (the node
+ * creates it); else the code shoal_node_new() fails with, and why (when not
+ * NULL; size bytes) gets a reason such as "not a shoal key (bad length: 12
+ * bytes, a key file has 68)", "can be read by others (mode 0644): refusing
+ * it (chmod 600 it)" or "cannot open it (Permission denied)". Reads the
+ * file; keeps nothing. Any thread. */
+SHOAL_EXTERN
+int shoal_key_file_check(const char *path, char *why, size_t size);
+
 /* -------------------------------------------------------------------- node */
 
 /* Creates a node and, when cfg->listen is set, binds and listens at once so

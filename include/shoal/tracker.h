@@ -66,6 +66,14 @@ void shoal_tracker_config_init_size(shoal_tracker_config *cfg, size_t size);
 SHOAL_EXTERN
 int shoal_tracker_new(shoal_tracker **out, shoal_node *node,
                       const shoal_tracker_config *cfg);
+/* Checks the database at path (cfg->db_path) as shoal_tracker_new() would
+ * open it, changing nothing, and says what is wrong with it, for a
+ * program's message: 0 when it can be used or is not there yet in an
+ * existing folder (it is made at start); else a negative code, and why
+ * (when not NULL; size bytes) gets a reason such as "not a database (file
+ * is not a database)". Any thread. */
+SHOAL_EXTERN
+int shoal_tracker_db_check(const char *path, char *why, size_t size);
 /* Writes what is unwritten, removes the handlers, frees t. NULL: nothing. */
 SHOAL_EXTERN
 void shoal_tracker_free(shoal_tracker *t);

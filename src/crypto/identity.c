@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,8 +173,25 @@ static int sys_error(void)
     return uv_translate_sys_error(errno);
 }
 
-/* Reads the key file: UV_ENOENT when there is none. */
-static int key_file_load(const char *path, shoal_identity *id)
+/* Sets why (when not NULL) and returns rc. */
+static int key_why(int rc, char *why, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int key_why(int rc, char *why, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (why != NULL && size > 0) {
+        va_start(ap, fmt);
+        vsnprintf(why, size, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+/* Reads the key file: UV_ENOENT when there is none; on any failure why
+ * (may be NULL) says what is wrong with it, for a person. */
+static int key_file_load(const char *path, shoal_identity *id, char *why,
+                         size_t whysize)
 {
     uint8_t buf[KEYFILE_MAX + 1];
     struct stat st;
@@ -184,26 +202,31 @@ static int key_file_load(const char *path, shoal_identity *id)
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
-        return sys_error();
+        return key_why(sys_error(), why, whysize, "cannot open it (%s)",
+                       strerror(errno));
     if (fstat(fd, &st) != 0) {
-        rc = sys_error();
+        rc = key_why(sys_error(), why, whysize, "cannot read it (%s)",
+                     strerror(errno));
         close(fd);
         return rc;
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return SHOAL_EPROTO;
+        return key_why(SHOAL_EPROTO, why, whysize, "not a regular file");
     }
     if ((st.st_mode & 077) != 0) { /* a secret others can read: not ours */
         close(fd);
-        return UV_EPERM;
+        return key_why(UV_EPERM, why, whysize,
+                       "can be read by others (mode %04o): refusing it "
+                       "(chmod 600 it)", (unsigned)(st.st_mode & 07777));
     }
     while (n < sizeof(buf)) {
         ssize_t got = read(fd, buf + n, sizeof(buf) - n);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            rc = sys_error();
+            rc = key_why(sys_error(), why, whysize, "cannot read it (%s)",
+                         strerror(errno));
             close(fd);
             sodium_memzero(buf, n);
             return rc;
@@ -213,7 +236,15 @@ static int key_file_load(const char *path, shoal_identity *id)
         n += (size_t)got;
     }
     close(fd);
-    rc = n > KEYFILE_MAX ? SHOAL_EPROTO : shoal_identity_decode(buf, n, id);
+    if (n != PRIVKEY_PB_LEN)
+        rc = key_why(SHOAL_EPROTO, why, whysize,
+                     "not a shoal key (bad length: %s%zu bytes, a key "
+                     "file has %d)", n > KEYFILE_MAX ? "over " : "",
+                     n > KEYFILE_MAX ? (size_t)KEYFILE_MAX : n,
+                     PRIVKEY_PB_LEN);
+    else if ((rc = shoal_identity_decode(buf, n, id)) < 0)
+        key_why(rc, why, whysize,
+                "not a shoal key (not a libp2p Ed25519 private key)");
     sodium_memzero(buf, n);
     return rc;
 }
@@ -336,13 +367,56 @@ int shoal_identity_load_or_create(const char *path, shoal_identity *id)
     /* Another process may create the file between our look and our write;
      * then its key is the one to use. */
     for (tries = 0; tries < 3; tries++) {
-        rc = key_file_load(path, id);
+        rc = key_file_load(path, id, NULL, 0);
         if (rc != UV_ENOENT)
             return rc;
         rc = key_file_create(path, id);
         if (rc != UV_EEXIST)
             return rc;
     }
+    return rc;
+}
+
+/* For a key file that is not there yet: 0 when the folder it goes in is
+ * one, else why it cannot be made. */
+static int key_folder_check(const char *path, char *why, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+    char *dir;
+    int rc = 0;
+
+    if (why != NULL && size > 0)
+        why[0] = '\0';
+    if (slash == NULL || slash == path)
+        return 0;
+    if ((dir = strndup(path, (size_t)(slash - path))) == NULL)
+        return SHOAL_ENOMEM;
+    if (stat(dir, &st) != 0)
+        rc = key_why(sys_error(), why, size, "cannot create it: folder %s: "
+                     "%s", dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        rc = key_why(UV_ENOTDIR, why, size, "cannot create it: %s is not a "
+                     "folder", dir);
+    free(dir);
+    return rc;
+}
+
+int shoal_key_file_check(const char *path, char *why, size_t size)
+{
+    shoal_identity id;
+    int rc;
+
+    if (why != NULL && size > 0)
+        why[0] = '\0';
+    if (path == NULL || path[0] == '\0')
+        return key_why(SHOAL_EINVAL, why, size, "no path");
+    if (sodium_ready() < 0)
+        return SHOAL_ENOMEM;
+    rc = key_file_load(path, &id, why, size);
+    sodium_memzero(&id, sizeof(id));
+    if (rc == UV_ENOENT) /* made at start, if its folder is there */
+        return key_folder_check(path, why, size);
     return rc;
 }
 

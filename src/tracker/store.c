@@ -12,15 +12,67 @@ struct trk_store {
     sqlite3_stmt *put, *del;
 };
 
-static const char schema[] =
+static const char pragmas[] =
     "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
+    "PRAGMA synchronous=NORMAL;";
+static const char schema[] =
     "CREATE TABLE IF NOT EXISTS peers ("
     "  id BLOB PRIMARY KEY,"   /* binary peer id */
     "  seen INTEGER NOT NULL," /* unix ms of the last announce */
     "  addrs BLOB NOT NULL,"   /* ([len][binary multiaddr])* */
     "  topics BLOB NOT NULL"   /* topics, each followed by a NUL */
     ") WITHOUT ROWID;";
+
+static const char put_sql[] = "INSERT OR REPLACE INTO peers VALUES (?,?,?,?)";
+static const char del_sql[] = "DELETE FROM peers WHERE id = ?";
+
+/* What SQLite's code means for a person, in why. */
+static void db_why(sqlite3 *db, const char *msg, char *why, size_t size)
+{
+    const char *m = msg != NULL ? msg : sqlite3_errmsg(db);
+
+    switch (sqlite3_errcode(db)) {
+    case SQLITE_NOTADB:
+        snprintf(why, size, "not a database (%s)", m);
+        break;
+    case SQLITE_CORRUPT:
+        snprintf(why, size, "corrupt (%s)", m);
+        break;
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+        snprintf(why, size, "cannot open it for writing (%s)", m);
+        break;
+    default:
+        snprintf(why, size, "cannot use it (%s)", m);
+    }
+}
+
+int trk_store_check(const char *path, char *why, size_t size)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *put = NULL, *del = NULL;
+    char *msg = NULL;
+    int rc = 0;
+
+    /* everything trk_store_open does but the pragmas (WAL cannot be set in
+     * a transaction), undone at the end */
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+        sqlite3_exec(db, "BEGIN", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, put_sql, -1, &put, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, del_sql, -1, &del, NULL) != SQLITE_OK) {
+        db_why(db, msg, why, size);
+        rc = -1;
+    }
+    sqlite3_free(msg);
+    sqlite3_finalize(put);
+    sqlite3_finalize(del);
+    if (db != NULL && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc;
+}
 
 int trk_store_open(trk_store **out, const char *path, char *err,
                    size_t errsize)
@@ -32,12 +84,10 @@ int trk_store_open(trk_store **out, const char *path, char *err,
     if (s == NULL)
         return -1;
     if (sqlite3_open(path, &s->db) != SQLITE_OK ||
+        sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db,
-                           "INSERT OR REPLACE INTO peers VALUES (?,?,?,?)",
-                           -1, &s->put, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "DELETE FROM peers WHERE id = ?", -1,
-                           &s->del, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(s->db, put_sql, -1, &s->put, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, del_sql, -1, &s->del, NULL) != SQLITE_OK) {
         if (err != NULL)
             snprintf(err, errsize, "%s",
                      msg != NULL ? msg : sqlite3_errmsg(s->db));

@@ -17,6 +17,12 @@ int trk_store_open(trk_store **out, const char *path, char *err,
                    size_t errsize);
 void trk_store_close(trk_store *s);
 
+/* Checks that the existing database at path can be opened as
+ * trk_store_open would (it is not changed): 0, or -1 with why a person
+ * should know ("not a database (file is not a database)", "corrupt
+ * (...)") in why. */
+int trk_store_check(const char *path, char *why, size_t size);
+
 /* Deletes rows older than ttl_ms at wall_ms and loads the others into t,
  * their times moved onto the table's clock (mono_ms is now there). Returns
  * the number loaded, or -1. */

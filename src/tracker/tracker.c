@@ -3,7 +3,9 @@
  * counts announces per second and writes changes to the store (store.h). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <sodium.h>
@@ -552,6 +554,49 @@ int shoal_tracker_new(shoal_tracker **out, shoal_node *node,
     }
     *out = t;
     return 0;
+}
+
+int shoal_tracker_db_check(const char *path, char *why, size_t size)
+{
+    char tmp[512], *dir, *slash;
+    struct stat st;
+    int rc = 0;
+
+    if (why == NULL || size == 0) {
+        why = tmp;
+        size = sizeof(tmp);
+    }
+    why[0] = '\0';
+    if (path == NULL || path[0] == '\0')
+        return SHOAL_EINVAL;
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            snprintf(why, size, "not a regular file");
+            return SHOAL_EPROTO;
+        }
+        return trk_store_check(path, why, size) < 0 ? SHOAL_EPROTO : 0;
+    }
+    if (errno != ENOENT) {
+        rc = uv_translate_sys_error(errno);
+        snprintf(why, size, "cannot open it (%s)", strerror(errno));
+        return rc;
+    }
+    /* not there yet: made at start, if its folder is there */
+    if ((dir = strdup(path)) == NULL)
+        return SHOAL_ENOMEM;
+    if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+        *slash = '\0';
+        if (stat(dir, &st) != 0) {
+            rc = uv_translate_sys_error(errno);
+            snprintf(why, size, "cannot create it: folder %s: %s", dir,
+                     strerror(errno));
+        } else if (!S_ISDIR(st.st_mode)) {
+            rc = UV_ENOTDIR;
+            snprintf(why, size, "cannot create it: %s is not a folder", dir);
+        }
+    }
+    free(dir);
+    return rc;
 }
 
 void shoal_tracker_free(shoal_tracker *t)

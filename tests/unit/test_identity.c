@@ -769,6 +769,47 @@ static void test_keyfile_malformed(void **state)
                      SHOAL_EINVAL);
 }
 
+/* shoal_key_file_check: the code the load would give, and why in words. */
+static void test_keyfile_check(void **state)
+{
+    char path[600], why[256];
+    uint8_t junk[68];
+    shoal_identity id;
+
+    path_in(state, "key", path, sizeof(path));
+    assert_int_equal(shoal_key_file_check(path, why, sizeof(why)), 0);
+    assert_string_equal(why, ""); /* not there yet: made at start */
+    assert_int_equal(shoal_identity_load_or_create(path, &id), 0);
+    assert_int_equal(shoal_key_file_check(path, why, sizeof(why)), 0);
+    assert_int_equal(shoal_key_file_check(path, NULL, 0), 0);
+
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(shoal_key_file_check(path, why, sizeof(why)), UV_EPERM);
+    assert_non_null(strstr(why, "can be read by others (mode 0644)"));
+
+    write_file(path, (const uint8_t *)"twelve bytes", 12, 0600);
+    assert_int_equal(shoal_key_file_check(path, why, sizeof(why)),
+                     SHOAL_EPROTO);
+    assert_string_equal(why, "not a shoal key (bad length: 12 bytes, a key "
+                             "file has 68)");
+    memset(junk, 0x5a, sizeof(junk));
+    write_file(path, junk, sizeof(junk), 0600);
+    assert_int_equal(shoal_key_file_check(path, why, sizeof(why)),
+                     SHOAL_EPROTO);
+    assert_non_null(strstr(why, "not a shoal key"));
+
+    path_in(state, "dir", path, sizeof(path));
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(shoal_key_file_check(path, why, sizeof(why)),
+                     SHOAL_EPROTO);
+    assert_string_equal(why, "not a regular file");
+    path_in(state, "none/key", path, sizeof(path));
+    assert_int_equal(shoal_key_file_check(path, why, sizeof(why)), UV_ENOENT);
+    assert_non_null(strstr(why, "cannot create it: folder "));
+    assert_int_equal(shoal_key_file_check("", why, sizeof(why)),
+                     SHOAL_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -789,6 +830,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keyfile_mode, setup_dir,
                                         teardown_dir),
         cmocka_unit_test_setup_teardown(test_keyfile_malformed, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_keyfile_check, setup_dir,
                                         teardown_dir),
     };
     return cmocka_run_group_tests_name("identity", tests, NULL, NULL);
