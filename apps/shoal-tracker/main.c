@@ -3,17 +3,20 @@
  * (--http, http.c); and "shoal-tracker stat ADDR", which asks a running
  * tracker for its figures. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include "shoal.h"
 #include "shoal/tracker.h"
 
+#include "home.h"
 #include "http.h"
 
 #define DEFAULT_LISTEN "/ip4/127.0.0.1/tcp/7800"
+#define PROG "shoal-tracker"
 
 static void usage(FILE *out)
 {
@@ -21,14 +24,20 @@ static void usage(FILE *out)
             "usage: shoal-tracker [options]\n"
             "       shoal-tracker stat MULTIADDR\n"
             "Runs a tracker until Ctrl-C: peers announce themselves and get "
-            "live peers\nback. 'stat' prints a running tracker's figures.\n\n"
+            "live peers\nback. 'stat' prints a running tracker's figures.\n"
+            "Its key and database live in its home folder, HOME below: "
+            "--home DIR,\nelse $SHOAL_HOME, else ~/.shoal (a node may share "
+            "it: their files differ).\nOne tracker per home and one per key "
+            "file: a second one is refused, the\nfirst one's pid named.\n\n"
+            "  --home DIR          the tracker's home (default $SHOAL_HOME "
+            "or ~/.shoal)\n"
             "  --listen MULTIADDR  where to listen (default %s;\n"
             "                      repeatable)\n"
             "  --key FILE          identity key, created if missing "
             "(default\n"
-            "                      ~/.shoal/tracker.key)\n"
+            "                      HOME/tracker.key)\n"
             "  --db FILE           state, SQLite (default "
-            "~/.shoal/tracker.db;\n"
+            "HOME/tracker.db;\n"
             "                      'off': memory only)\n"
             "  --max-entries N     peers held (default 1000000)\n"
             "  --ttl SECONDS       an unrefreshed entry lives this long "
@@ -58,19 +67,6 @@ static long number(const char *s, long min, long max, const char *what)
         exit(2);
     }
     return v;
-}
-
-/* ~/.shoal/NAME, with ~/.shoal made if missing. */
-static const char *home_file(const char *name, char *buf, size_t size)
-{
-    const char *home = getenv("HOME");
-
-    if (home == NULL || home[0] == '\0')
-        return NULL;
-    snprintf(buf, size, "%s/.shoal", home);
-    mkdir(buf, 0700);
-    snprintf(buf, size, "%s/.shoal/%s", home, name);
-    return buf;
 }
 
 /* ---------------------------------------------------------------- stat */
@@ -135,6 +131,7 @@ static int cmd_stat(int argc, char **argv)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
+        {"home", required_argument, NULL, 'O'},
         {"listen", required_argument, NULL, 'l'},
         {"key", required_argument, NULL, 'k'},
         {"db", required_argument, NULL, 'd'},
@@ -147,9 +144,11 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char key_path[4096], db_path[4096], addr[1024];
+    char key_path[PATH_MAX], db_path[PATH_MAX], home[PATH_MAX], addr[1024];
     char err[256];
-    const char *listen[8], *db = NULL, *http_addr = NULL;
+    const char *listen[8], *db = NULL, *http_addr = NULL, *home_opt = NULL;
+    /* held until the process ends: one tracker per home and per key */
+    int home_fd = -1, key_fd = -1;
     stats_http *http = NULL;
     shoal_tracker_config tc;
     shoal_tracker *tracker;
@@ -170,6 +169,7 @@ int main(int argc, char **argv)
             }
             listen[nlisten++] = optarg;
             break;
+        case 'O': home_opt = optarg; break;
         case 'k': cfg.key_file = optarg; break;
         case 'd': db = optarg; break;
         case 'm':
@@ -204,19 +204,33 @@ int main(int argc, char **argv)
         return 2;
     }
     cfg.listen = nlisten > 0 ? listen[0] : DEFAULT_LISTEN;
-    if (cfg.key_file == NULL)
-        cfg.key_file = home_file("tracker.key", key_path, sizeof(key_path));
-    if (db == NULL)
-        db = home_file("tracker.db", db_path, sizeof(db_path));
-    tc.db_path = db != NULL && strcmp(db, "off") != 0 ? db : NULL;
+    if (home_open(PROG, home_opt, home, sizeof(home)) < 0 ||
+        home_lock(PROG, home, "tracker.lock", "tracker", &home_fd) < 0)
+        return 1;
+    if ((cfg.key_file == NULL &&
+         (cfg.key_file = home_path(home, "tracker.key", key_path,
+                                   sizeof(key_path))) == NULL) ||
+        (db == NULL &&
+         (db = home_path(home, "tracker.db", db_path, sizeof(db_path))) ==
+             NULL)) {
+        fprintf(stderr, PROG ": home %s: path too long\n", home);
+        return 1;
+    }
+    tc.db_path = strcmp(db, "off") != 0 ? db : NULL;
+    if (key_lock(PROG, cfg.key_file, &key_fd) < 0)
+        return 1;
     if ((rc = shoal_node_new(&node, NULL, &cfg)) < 0) {
-        if (rc == UV_EPERM)
-            fprintf(stderr, "shoal-tracker: key file %s can be read by "
-                            "others: refusing it (chmod 600 it)\n",
-                    cfg.key_file);
+        if (shoal_key_file_check(cfg.key_file, err, sizeof(err)) < 0)
+            fprintf(stderr, PROG ": key file %s: %s\n", cfg.key_file, err);
         else
-            fprintf(stderr, "shoal-tracker: cannot listen on %s: %s\n",
-                    cfg.listen, shoal_strerror(rc));
+            fprintf(stderr, PROG ": cannot listen on %s: %s\n", cfg.listen,
+                    shoal_strerror(rc));
+        return 1;
+    }
+    /* a key made just now is locked now: another tracker may have made it
+     * first, and holds it */
+    if (key_fd < 0 && key_lock(PROG, cfg.key_file, &key_fd) < 0) {
+        shoal_node_free(node);
         return 1;
     }
     for (i = 1; i < nlisten; i++) {
@@ -228,9 +242,12 @@ int main(int argc, char **argv)
         }
     }
     if ((rc = shoal_tracker_new(&tracker, node, &tc)) < 0) {
-        fprintf(stderr, "shoal-tracker: cannot start the tracker (db %s): "
-                        "%s\n", tc.db_path ? tc.db_path : "off",
-                shoal_strerror(rc));
+        if (tc.db_path != NULL &&
+            shoal_tracker_db_check(tc.db_path, err, sizeof(err)) < 0)
+            fprintf(stderr, PROG ": tracker db %s: %s\n", tc.db_path, err);
+        else
+            fprintf(stderr, PROG ": cannot start the tracker (db %s): %s\n",
+                    tc.db_path ? tc.db_path : "off", shoal_strerror(rc));
         shoal_node_free(node);
         return 1;
     }
@@ -252,5 +269,8 @@ int main(int argc, char **argv)
     stats_http_stop(http);         /* before the tracker it reads */
     shoal_tracker_free(tracker);   /* the last changes written */
     shoal_node_free(node);
+    if (key_fd >= 0)
+        close(key_fd);
+    close(home_fd); /* last: the home's files are all written */
     return rc < 0 ? 1 : 0;
 }

@@ -25,6 +25,7 @@
 
 #include "api.h"
 #include "api_input.h"
+#include "home.h"
 #include "web_assets.h"
 
 #define HOST_TEXT (SHOAL_HOST_MAX + 16) /* "[host]:port" */
@@ -791,15 +792,16 @@ int api_split_addr(const char *addr, char *host, size_t hostsize,
     return 0;
 }
 
-int api_default_token_file(const char *host, unsigned port, char *out,
-                           size_t size)
+int api_default_token_file(const char *home, const char *host,
+                           unsigned port, char *out, size_t size)
 {
-    const char *home = getenv("HOME");
+    char dir[4096];
+    int n;
 
-    if (home == NULL || home[0] == '\0')
+    if (home_dir(home, dir, sizeof(dir)) < 0)
         return -1;
-    snprintf(out, size, "%s/.shoal/api-%s-%u.token", home, host, port);
-    return 0;
+    n = snprintf(out, size, "%s/api-%s-%u.token", dir, host, port);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
 /* Binds and listens on host:port ourselves, rather than inside MHD, so that
@@ -845,7 +847,7 @@ static int write_token(api *a, char *err, size_t errsize)
     snprintf(dir, sizeof(dir), "%s", a->token_file);
     if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
         *slash = '\0';
-        mkdir(dir, 0700); /* ~/.shoal, usually there already */
+        mkdir(dir, 0700); /* the home, usually there already */
     }
     fd = open(a->token_file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
                                  O_CLOEXEC, 0600);
@@ -920,10 +922,11 @@ int api_start(api **out, shoal_node *node, shoal_files *files,
     api_names(a);
     if (cfg->token_file != NULL)
         snprintf(a->token_file, sizeof(a->token_file), "%s", cfg->token_file);
-    else if (api_default_token_file(a->host, a->port, a->token_file,
+    else if (api_default_token_file(cfg->home, a->host, a->port,
+                                    a->token_file,
                                     sizeof(a->token_file)) < 0) {
-        snprintf(err, errsize, "no $HOME for the API token file: pass "
-                               "--api-token-file");
+        snprintf(err, errsize, "no home for the API token file: pass "
+                               "--home or --api-token-file");
         api_free(a);
         return SHOAL_EINVAL;
     }

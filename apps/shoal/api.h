@@ -24,7 +24,8 @@ typedef struct api api;
 
 typedef struct api_config {
     const char *addr;         /* "HOST:PORT", "[V6]:PORT"; port 0 picks one */
-    const char *token_file;   /* NULL: ~/.shoal/api-HOST-PORT.token */
+    const char *home;         /* the node's home (home.h); NULL: default */
+    const char *token_file;   /* NULL: HOME/api-HOST-PORT.token */
     const char *share_dir;    /* shown by /api/status; may be NULL */
     const char *download_dir;
     uint32_t search_timeout_ms; /* the files service's default */
@@ -54,8 +55,9 @@ void api_free(api *a);
 int api_split_addr(const char *addr, char *host, size_t hostsize,
                    unsigned *port);
 
-/* ~/.shoal/api-HOST-PORT.token. 0, or -1 without $HOME. */
-int api_default_token_file(const char *host, unsigned port, char *out,
-                           size_t size);
+/* HOME/api-HOST-PORT.token, home being the node's home folder, or NULL
+ * for the default one (home_dir). 0, or -1 without a home. */
+int api_default_token_file(const char *home, const char *host,
+                           unsigned port, char *out, size_t size);
 
 #endif

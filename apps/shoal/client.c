@@ -25,6 +25,7 @@ int client_parse(int argc, char **argv, const char *usage, client_opts *o,
 {
     static const struct option opts[] = {
         {"api", required_argument, NULL, 'a'},
+        {"home", required_argument, NULL, 'H'},
         {"token-file", required_argument, NULL, 'T'},
         {"json", no_argument, NULL, 'j'},
         {"timeout", required_argument, NULL, 't'},
@@ -39,6 +40,7 @@ int client_parse(int argc, char **argv, const char *usage, client_opts *o,
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'a': o->api = optarg; break;
+        case 'H': o->home = optarg; break;
         case 'T': o->token_file = optarg; break;
         case 'j': o->json = 1; break;
         case 't':
@@ -140,10 +142,11 @@ static int client_init(client *cl, const client_opts *o)
              port);
     if (o->token_file != NULL)
         snprintf(cl->token_file, sizeof(cl->token_file), "%s", o->token_file);
-    else if (api_default_token_file(host, port, cl->token_file,
+    else if (api_default_token_file(o->home, host, port, cl->token_file,
                                     sizeof(cl->token_file)) < 0)
         snprintf(cl->token_problem, sizeof(cl->token_problem),
-                 "no $HOME to find the token in: pass --token-file");
+                 "no home to find the token in: pass --home or "
+                 "--token-file");
     if (cl->token_file[0] != '\0')
         read_token(cl);
     return 0;
@@ -450,8 +453,10 @@ int client_files(int argc, char **argv)
         "usage: shoal files [--api HOST:PORT] [--token-file FILE] [--json]\n"
         "Lists the files a running node shares.\n\n"
         "  --api HOST:PORT     the node's API (default " API_DEFAULT_ADDR ")\n"
+        "  --home DIR          the node's home (default $SHOAL_HOME or "
+        "~/.shoal)\n"
         "  --token-file FILE   its token (default "
-        "~/.shoal/api-HOST-PORT.token)\n"
+        "HOME/api-HOST-PORT.token)\n"
         "  --json              print the API's JSON\n";
     table t = {3, "lrl", 0, NULL};
     const cJSON *f, *arr;
@@ -493,8 +498,10 @@ int client_search(int argc, char **argv)
         "name\n"
         "contains KEY (or whose hash is KEY), and lists what was found.\n\n"
         "  --api HOST:PORT     the node's API (default " API_DEFAULT_ADDR ")\n"
+        "  --home DIR          the node's home (default $SHOAL_HOME or "
+        "~/.shoal)\n"
         "  --token-file FILE   its token (default "
-        "~/.shoal/api-HOST-PORT.token)\n"
+        "HOME/api-HOST-PORT.token)\n"
         "  --timeout MS        how long the search runs (default: the "
         "node's)\n"
         "  --json              print the API's JSON\n";
@@ -640,8 +647,10 @@ int client_get(int argc, char **argv)
         "file's path. Exits 0 only once the file is complete and verified.\n"
         "\n"
         "  --api HOST:PORT     the node's API (default " API_DEFAULT_ADDR ")\n"
+        "  --home DIR          the node's home (default $SHOAL_HOME or "
+        "~/.shoal)\n"
         "  --token-file FILE   its token (default "
-        "~/.shoal/api-HOST-PORT.token)\n"
+        "HOME/api-HOST-PORT.token)\n"
         "  --timeout MS        give up waiting after this long (the node\n"
         "                      goes on with the transfer)\n"
         "  --json              print the transfer's final JSON\n";

@@ -5,13 +5,14 @@
 
 typedef struct client_opts {
     const char *api;          /* HOST:PORT of the API (API_DEFAULT_ADDR) */
-    const char *token_file;   /* NULL: ~/.shoal/api-HOST-PORT.token */
+    const char *home;         /* the node's home; NULL: home_dir's default */
+    const char *token_file;   /* NULL: HOME/api-HOST-PORT.token */
     int json;                 /* print the API's JSON instead of tables */
     long timeout_ms;          /* 0: the command's own default */
 } client_opts;
 
-/* Parses the options every client command takes (--api, --token-file,
- * --json, --timeout, --help) and checks that from min_pos to max_pos
+/* Parses the options every client command takes (--api, --home,
+ * --token-file, --json, --timeout, --help) and checks that from min_pos to max_pos
  * positional arguments follow. Returns the index of the first one, or -1
  * after printing usage to stderr (exit 2). --help prints usage to stdout
  * and exits 0. */

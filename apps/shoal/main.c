@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "api.h"
 #include "bootstrap.h"
 #include "client.h"
+#include "home.h"
 #include "shoal.h"
 #include "shoal/dns.h"
 #include "shoal/files.h"
@@ -60,7 +62,15 @@ static void node_usage(FILE *out)
 {
     fprintf(out,
             "usage: shoal node [options]\n"
-            "Runs a node until Ctrl-C.\n\n"
+            "Runs a node until Ctrl-C. Its state (key, peer store, API "
+            "token,\n"
+            "downloads) lives in its home folder, HOME below: --home DIR, "
+            "else\n"
+            "$SHOAL_HOME, else ~/.shoal. One node per home, and one per key "
+            "file:\n"
+            "a second one is refused, the first one's pid named.\n\n"
+            "  --home DIR            the node's home (default $SHOAL_HOME "
+            "or ~/.shoal)\n"
             "  --classic             speak the classic wire instead of "
             "libp2p's\n"
             "                        secure one (Noise, yamux)\n"
@@ -69,7 +79,7 @@ static void node_usage(FILE *out)
             "                        (default %s; repeatable)\n"
             "  --key FILE            identity key, created if missing "
             "(default\n"
-            "                        ~/.shoal/key)\n"
+            "                        HOME/key)\n"
             "  --advertise HOST      host other peers should use\n"
             "  --id ID               node id (default HOST:PORT)\n"
             "  --max-peers N         size of the peer table (default 128)\n"
@@ -111,19 +121,19 @@ static void node_usage(FILE *out)
             "  --share DIR           share the files under DIR "
             "(recursively)\n"
             "  --downloads DIR       where downloads go (default\n"
-            "                        ~/.shoal/downloads; created)\n"
+            "                        HOME/downloads; created)\n"
             "  --api HOST:PORT       the control API and web UI (default "
             "%s;\n"
             "                        'off': none). Prints its URL, token "
             "included\n"
             "  --api-token-file FILE where the API token is written "
             "(default\n"
-            "                        ~/.shoal/api-HOST-PORT.token)\n"
+            "                        HOME/api-HOST-PORT.token)\n"
             "  --peer-store FILE     the peers this node has known, kept "
             "across\n"
             "                        restarts and dialed at start (SQLite; "
             "default\n"
-            "                        ~/.shoal/peers.db with the default "
+            "                        HOME/peers.db with the default "
             "key, none\n"
             "                        with --key unless given)\n"
             "  --no-peer-store       keep no peer store\n"
@@ -141,34 +151,55 @@ static void on_check_tick(shoal_node *node, void *user)
     shoal_peers_check(node, NULL, NULL);
 }
 
-/* ~/.shoal/NAME, with ~/.shoal made if missing (0700). */
-static const char *home_file(const char *name, char *buf, size_t size)
+/* Whether a file can be made in dir: by making one (and removing it),
+ * which is the only test that holds for root and read-only mounts. 0, or
+ * -1 with errno. */
+static int can_write_in(const char *dir)
 {
-    const char *home = getenv("HOME");
+    char probe[PATH_MAX];
+    int fd, n = snprintf(probe, sizeof(probe), "%s/.shoal-probe-XXXXXX", dir);
 
-    if (home == NULL || home[0] == '\0')
-        return NULL;
-    snprintf(buf, size, "%s/.shoal", home);
-    mkdir(buf, 0700);
-    snprintf(buf, size, "%s/.shoal/%s", home, name);
-    return buf;
+    if (n < 0 || (size_t)n >= sizeof(probe)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if ((fd = mkstemp(probe)) < 0)
+        return -1;
+    close(fd);
+    unlink(probe);
+    return 0;
 }
 
-/* The downloads folder, made if missing, as an absolute path (it is shown
- * by the API and written in transfers' paths). */
-static int downloads_dir(const char *given, char *out)
+/* The downloads folder (given, or HOME/downloads), made if missing and
+ * checked writable, as an absolute path (it is shown by the API and
+ * written in transfers' paths). */
+static int downloads_dir(const char *given, const char *home, char *out)
 {
-    char buf[4096];
+    char buf[PATH_MAX];
     const char *dir = given;
+    struct stat st;
 
     if (dir == NULL &&
-        (dir = home_file("downloads", buf, sizeof(buf))) == NULL) {
-        fprintf(stderr, "shoal: no $HOME for ~/.shoal/downloads: pass "
-                        "--downloads DIR\n");
+        (dir = home_path(home, "downloads", buf, sizeof(buf))) == NULL) {
+        fprintf(stderr, "shoal: home %s: path too long\n", home);
         return -1;
     }
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-        fprintf(stderr, "shoal: cannot make the downloads folder %s: %s\n",
+        fprintf(stderr, "shoal: downloads folder %s: cannot make it (%s)\n",
+                dir, strerror(errno));
+        return -1;
+    }
+    if (stat(dir, &st) < 0) {
+        fprintf(stderr, "shoal: downloads folder %s: %s\n", dir,
+                strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "shoal: downloads folder %s: not a folder\n", dir);
+        return -1;
+    }
+    if (can_write_in(dir) < 0) {
+        fprintf(stderr, "shoal: downloads folder %s: not writable (%s)\n",
                 dir, strerror(errno));
         return -1;
     }
@@ -210,7 +241,7 @@ static int start_files(shoal_node *node, const char *share,
 static int start_api(shoal_node *node, shoal_files *files,
                      shoal_peerstore *store,
                      const shoal_files_config *fcfg, const char *addr,
-                     const char *token_file, api **out)
+                     const char *home, const char *token_file, api **out)
 {
     int is_default = addr == NULL, rc;
     api_config acfg;
@@ -223,6 +254,7 @@ static int start_api(shoal_node *node, shoal_files *files,
         return 0;
     memset(&acfg, 0, sizeof(acfg));
     acfg.addr = addr;
+    acfg.home = home;
     acfg.token_file = token_file;
     acfg.share_dir = fcfg->share_dir;
     acfg.download_dir = fcfg->download_dir;
@@ -243,12 +275,12 @@ static int start_api(shoal_node *node, shoal_files *files,
     return 0;
 }
 
-/* The peer store: path, or ~/.shoal/peers.db when the node runs on the
- * default key (a store belongs to one identity: nodes started with keys
- * of their own in one home must not share one). Dials stored peers up to
- * max_peers. *out stays NULL when there is none. */
+/* The peer store: path, or HOME/peers.db when the node runs on the
+ * home's key (a store belongs to one identity: a node started with a key
+ * of its own must not take the home key's store). Dials stored peers up
+ * to max_peers. *out stays NULL when there is none. */
 static int start_peer_store(shoal_node *node, const char *path,
-                            int default_key, size_t max_peers,
+                            const char *home, int home_key, size_t max_peers,
                             shoal_peerstore **out)
 {
     shoal_peerstore_config pc;
@@ -258,8 +290,8 @@ static int start_peer_store(shoal_node *node, const char *path,
     *out = NULL;
     if (shoal_node_peer_id(node) == NULL)
         return 0; /* classic: nothing to store */
-    if (path == NULL && default_key)
-        path = home_file("peers.db", buf, sizeof(buf));
+    if (path == NULL && home_key)
+        path = home_path(home, "peers.db", buf, sizeof(buf));
     if (path == NULL)
         return 0;
     shoal_peerstore_config_init(&pc);
@@ -275,9 +307,24 @@ static int start_peer_store(shoal_node *node, const char *path,
     return 0;
 }
 
+/* Says why shoal_node_new failed with rc: the key file's reason when it
+ * has one, else the listen address is the one to blame. */
+static void node_new_failed(const shoal_config *cfg, int rc)
+{
+    char why[512];
+
+    if (!cfg->classic && cfg->key_file != NULL &&
+        shoal_key_file_check(cfg->key_file, why, sizeof(why)) < 0)
+        fprintf(stderr, "shoal: key file %s: %s\n", cfg->key_file, why);
+    else
+        fprintf(stderr, "shoal: cannot start a node on %s: %s\n",
+                cfg->listen, shoal_strerror(rc));
+}
+
 static int cmd_node(int argc, char **argv)
 {
     static const struct option opts[] = {
+        {"home", required_argument, NULL, 'O'},
         {"classic", no_argument, NULL, 'c'},
         {"key", required_argument, NULL, 'k'},
         {"perf", no_argument, NULL, 'p'},
@@ -309,8 +356,11 @@ static int cmd_node(int argc, char **argv)
     int nbootstrap = 0;
     const char *dns_server = NULL;
     bootstrapper *boot = NULL;
-    const char *api_addr = NULL, *token_file = NULL;
-    char key_path[4096], addr[1024], share_abs[PATH_MAX], dl_abs[PATH_MAX];
+    const char *api_addr = NULL, *token_file = NULL, *home_opt = NULL;
+    char key_path[PATH_MAX], addr[1024], share_abs[PATH_MAX], dl_abs[PATH_MAX];
+    char home[PATH_MAX];
+    /* held until the process ends: one node per home and per key */
+    int home_fd = -1, key_fd = -1;
     shoal_files_config fcfg;
     shoal_files *files = NULL;
     api *api = NULL;
@@ -337,6 +387,7 @@ static int cmd_node(int argc, char **argv)
     cfg.classic = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
+        case 'O': home_opt = optarg; break;
         case 'c': cfg.classic = 1; break;
         case 'k': cfg.key_file = optarg; break;
         case 'p': perf = 1; break;
@@ -414,8 +465,17 @@ static int cmd_node(int argc, char **argv)
     }
     if (nlisten > 0)
         cfg.listen = listen[0];
-    if (!cfg.classic && cfg.key_file == NULL)
-        cfg.key_file = home_file("key", key_path, sizeof(key_path));
+    if (home_open("shoal", home_opt, home, sizeof(home)) < 0 ||
+        home_lock("shoal", home, "node.lock", "node", &home_fd) < 0)
+        return 1;
+    if (!cfg.classic && cfg.key_file == NULL &&
+        (cfg.key_file = home_path(home, "key", key_path,
+                                  sizeof(key_path))) == NULL) {
+        fprintf(stderr, "shoal: home %s: path too long\n", home);
+        return 1;
+    }
+    if (!cfg.classic && key_lock("shoal", cfg.key_file, &key_fd) < 0)
+        return 1;
     if (cfg.classic) {
         /* FGET answers with the whole file in one message: messages as
          * large as the files FGET serves */
@@ -425,15 +485,17 @@ static int cmd_node(int argc, char **argv)
         if (cfg.max_input_total < 2 * cfg.max_message)
             cfg.max_input_total = 2 * cfg.max_message;
     }
-    if (downloads_dir(downloads, dl_abs) < 0)
+    if (downloads_dir(downloads, home, dl_abs) < 0)
         return 1;
     if ((rc = shoal_node_new(&node, NULL, &cfg)) < 0) {
-        if (rc == UV_EPERM)
-            fprintf(stderr, "shoal: key file %s can be read by others: "
-                            "refusing it (chmod 600 it)\n", cfg.key_file);
-        else
-            fprintf(stderr, "shoal: cannot start a node on %s: %s\n",
-                    cfg.listen, shoal_strerror(rc));
+        node_new_failed(&cfg, rc);
+        return 1;
+    }
+    /* a key made just now is locked now: another node may have made it
+     * first, and holds it */
+    if (!cfg.classic && key_fd < 0 &&
+        key_lock("shoal", cfg.key_file, &key_fd) < 0) {
+        shoal_node_free(node);
         return 1;
     }
     shoal_membership_enable(node);
@@ -458,14 +520,14 @@ static int cmd_node(int argc, char **argv)
          i++)
         printf("listening on %s\n", addr);
     if (!store_off &&
-        start_peer_store(node, store_path, cfg.key_file == key_path,
+        start_peer_store(node, store_path, home, cfg.key_file == key_path,
                          cfg.max_peers, &store) < 0) {
         shoal_files_free(files);
         shoal_node_free(node);
         return 1;
     }
-    if (start_api(node, files, store, &fcfg, api_addr, token_file, &api) <
-        0) {
+    if (start_api(node, files, store, &fcfg, api_addr, home, token_file,
+                  &api) < 0) {
         shoal_peerstore_free(store);
         shoal_files_free(files);
         shoal_node_free(node);
@@ -523,6 +585,9 @@ static int cmd_node(int argc, char **argv)
     shoal_peerstore_free(store); /* its last changes written */
     shoal_node_free(node);
     api_free(api);
+    if (key_fd >= 0)
+        close(key_fd);
+    close(home_fd); /* last: the home's files are all written */
     return rc < 0 ? 1 : 0;
 }
 
@@ -858,7 +923,8 @@ static int classic_peers(const char *addr, long timeout)
 static int cmd_peers(int argc, char **argv)
 {
     static const char usage[] =
-        "usage: shoal peers [--api HOST:PORT] [--token-file FILE] [--json]\n"
+        "usage: shoal peers [--api HOST:PORT] [--home DIR] [--token-file "
+        "FILE] [--json]\n"
         "       shoal peers [--timeout MS] HOST:PORT\n"
         "Lists a node's known peers: without an address, those of the node\n"
         "running here, through its API (default " API_DEFAULT_ADDR "); with\n"

@@ -57,10 +57,11 @@ async function waitFor(what, ms, pred) {
   }
 }
 
-// Starts `shoal node` with args; its output is collected for matching and
-// for the failure report.
+// Starts `shoal node` with args, on a home of its own (one node per home);
+// its output is collected for matching and for the failure report.
 function startNode(name, args) {
-  const child = spawn(opt.shoal, ['node', ...args], {
+  const home = ['--home', path.join(tmp, `home-${name}`)];
+  const child = spawn(opt.shoal, ['node', ...home, ...args], {
     env: {...process.env, HOME: path.join(tmp, 'home')},
     stdio: ['ignore', 'pipe', 'pipe'],
   });

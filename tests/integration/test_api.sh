@@ -25,14 +25,17 @@ fail_logs() { show_logs 'head -c 4000' '*.out' '*.err' body; }
 
 # start_node NAME [--classic] ARGS...: a node (secure unless --classic)
 # with its API on a port of the kernel's choosing; sets PID_NAME, ADDR_NAME (its first listening
-# address), API_NAME (HOST:PORT) and TOKEN_NAME, from its output.
+# address), API_NAME (HOST:PORT) and TOKEN_NAME, from its output. Node a
+# runs on the default home (~/.shoal of the test's HOME), every other one
+# on a home of its own, $TMP/home-NAME: one node per home.
 start_node() {
-    local name=$1 listen=/ip4/127.0.0.1/tcp/0
+    local name=$1 listen=/ip4/127.0.0.1/tcp/0 home=()
     shift
+    [ "$name" = a ] || home=(--home "$TMP/home-$name")
     [ "${1:-}" = --classic ] && listen=127.0.0.1:0
     spawn "$name" "${WRAP[@]}" "$SHOAL" node --listen "$listen" \
-        --key "$TMP/$name.key" --api 127.0.0.1:0 --check-interval 0 \
-        --log-level debug "$@"
+        "${home[@]}" --key "$TMP/$name.key" --api 127.0.0.1:0 \
+        --check-interval 0 --log-level debug "$@"
     wait_api "$name" 10000 || fail "$name did not print its api line"
     [[ "$API_LINE" =~ ^http://127\.0\.0\.1:[0-9]+/#token=[0-9a-f]{64}$ ]] ||
         fail "$name: api line: $API_LINE"
@@ -192,7 +195,7 @@ start_node b --bootstrap "$ADDR_a" --downloads "$DL" --api-token-file "$TMP/b.to
 B=$API_b
 TB=$TOKEN_b
 [ "$(cat "$TMP/b.token")" = "$TB" ] || fail "--api-token-file not written"
-[ ! -e "$HOME/.shoal/api-${B/:/-}.token" ] || fail "default token file written too"
+[ ! -e "$TMP/home-b/api-${B/:/-}.token" ] || fail "default token file written too"
 wait_for 10000 grep -q '^joined: ' "$TMP/b.out" || fail "node B did not join"
 BC=(--api "$B" --token-file "$TMP/b.token")
 
@@ -285,7 +288,11 @@ python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["added"] >= 1' 
     "$TMP/body" || fail "add a peer: $(cat "$TMP/body")"
 expect 400 "add a bad address" "$API_c" "$TOKEN_c" POST /api/peers \
     --data '{"addr": "nowhere"}'
-"$SHOAL" peers --api "$API_c" | grep -q "^$id_a " || fail "C does not list A"
+# its token in its home, found by --home as by SHOAL_HOME
+"$SHOAL" peers --api "$API_c" --home "$TMP/home-c" | grep -q "^$id_a " ||
+    fail "C does not list A (--home)"
+SHOAL_HOME=$TMP/home-c "$SHOAL" peers --api "$API_c" | grep -q "^$id_a " ||
+    fail "C does not list A (SHOAL_HOME)"
 
 # ------------------------------------------------------ a classic node
 start_node d --classic --share "$SHARE"

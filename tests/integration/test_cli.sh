@@ -11,18 +11,20 @@ set -u
 
 SHOAL=${1:?usage: test_cli.sh PATH/TO/shoal}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shoal-cli.XXXXXX")
-# Nodes keep keys, API tokens and downloads under ~/.shoal: the test's own.
+# Each node has a home of its own, $TMP/home-NAME (one node per home); HOME
+# is the test's, so that nothing lands in the real ~/.shoal.
 export HOME="$TMP"
 . "$(dirname "$0")/lib.sh"
 fail_logs() { show_logs cat '*'; }
 
-# start_node NAME ARGS...: starts a node in the background; its pid goes to
-# PIDS and to the variable PID_NAME, its port to PORT_NAME.
+# start_node NAME ARGS...: starts a node in the background, on the home
+# $TMP/home-NAME; its pid goes to PIDS and to the variable PID_NAME, its
+# port to PORT_NAME.
 start_node() {
     local name=$1 port
     shift
-    spawn "$name" "$SHOAL" node --classic --listen 127.0.0.1:0 --api off \
-        --log-level debug "$@"
+    spawn "$name" "$SHOAL" node --home "$TMP/home-$name" --classic \
+        --listen 127.0.0.1:0 --api off --log-level debug "$@"
     wait_for 10000 grep -q '^listening on 127\.0\.0\.1:[0-9]' "$TMP/$name.out" ||
         fail "$name did not say where it listens"
     port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
@@ -120,7 +122,8 @@ grep -q 'signal name=SIGTERM' "$TMP/n1.err" || fail "node 1 did not log SIGTERM"
 
 # Two nodes cannot listen on one port: the second one says so and exits 1.
 start_node n4
-spawn n5 "$SHOAL" node --classic --listen "127.0.0.1:$PORT_n4"
+spawn n5 "$SHOAL" node --home "$TMP/home-n5" --classic \
+    --listen "127.0.0.1:$PORT_n4"
 pid5=$PID_n5
 wait_for 5000 gone "$pid5" || fail "a second node on a busy port kept running"
 wait "$pid5" && fail "a second node on a busy port exited 0"

@@ -6,16 +6,18 @@
 set -u
 SHOAL=$1
 TMP=$(mktemp -d)
-# Nodes keep keys, API tokens and downloads under ~/.shoal: the test's own.
+# Each node has a home of its own, $TMP/home-NAME (one node per home); HOME
+# is the test's, so that nothing lands in the real ~/.shoal.
 export HOME="$TMP"
 STOP_SIGNAL=TERM FAIL_FD=1
 . "$(dirname "$0")/lib.sh"
 
-# start NAME ARGS...: a node in the background; sets ADDR to its first
-# "listening on" address (waits up to 10 s).
+# start NAME ARGS...: a node in the background, on the home
+# $TMP/home-NAME; sets ADDR to its first "listening on" address (waits up
+# to 10 s).
 start() {
     local name=$1; shift
-    spawn_log "$name" "$SHOAL" node --api off "$@"
+    spawn_log "$name" "$SHOAL" node --home "$TMP/home-$name" --api off "$@"
     PID=$!
     first_addr "$TMP/$name.log" $PID || fail "$name did not start"
 }
@@ -42,11 +44,11 @@ WRONG="${A%/p2p/*}/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq"
 stop_cleanly $APID
 start a2 --key "$TMP/a.key" --listen /ip4/127.0.0.1/tcp/0
 [ "${ADDR##*/p2p/}" = "${A##*/p2p/}" ] || fail "the key file keeps the peer id"
-kill -INT $PID
+stop_cleanly $PID # and its key is free again
 
 # A key file others can read is refused, with a clear message.
 chmod 644 "$TMP/a.key"
-"$SHOAL" node --key "$TMP/a.key" --listen /ip4/127.0.0.1/tcp/0 >"$TMP/refused.log" 2>&1 &&
+"$SHOAL" node --home "$TMP/home-r" --key "$TMP/a.key" --listen /ip4/127.0.0.1/tcp/0 >"$TMP/refused.log" 2>&1 &&
     fail "a readable key file was accepted"
 grep -q "can be read by others" "$TMP/refused.log" || fail "no clear message"
 echo "cli secure: ok"

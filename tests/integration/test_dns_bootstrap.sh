@@ -27,7 +27,8 @@ DNSMASQ=$(PATH=$PATH:/usr/sbin:/sbin command -v dnsmasq) || {
     exit 77
 }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shoal-dns.XXXXXX")
-# Nodes keep keys and API tokens under ~/.shoal: the test's own.
+# Each node has a home of its own, $TMP/home-NAME (one node per home); HOME
+# is the test's, so that nothing lands in the real ~/.shoal.
 export HOME=$TMP
 STOP_SIGNAL=TERM FAIL_FD=1
 . "$(dirname "$0")/lib.sh"
@@ -35,30 +36,40 @@ fail_logs() { show_logs 'tail -30' '*.out' '*.err' dnsmasq.log; }
 
 has_line() { grep -qs "$2" "$1"; } # -s: the file may not be made yet
 
-# start NAME ARGS...: a secure node on loopback with its API on a port of
-# the kernel's choosing; sets PID_NAME and API_NAME (HOST:PORT) once it has
-# printed its api line; its stdout is $TMP/NAME.out, stderr $TMP/NAME.err.
+# start NAME ARGS...: a secure node on loopback, on the home
+# $TMP/home-NAME, with its API on a port of the kernel's choosing; sets
+# PID_NAME and API_NAME (HOST:PORT) once it has printed its api line; its
+# stdout is $TMP/NAME.out, stderr $TMP/NAME.err.
 start() {
     local name=$1
     shift
-    spawn "$name" "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 \
-        --key "$TMP/$name.key" --api 127.0.0.1:0 --check-interval 0 "$@"
+    spawn "$name" "$SHOAL" node --home "$TMP/home-$name" \
+        --listen /ip4/127.0.0.1/tcp/0 --key "$TMP/$name.key" \
+        --api 127.0.0.1:0 --check-interval 0 "$@"
     wait_api "$name" 10000 || fail "$name did not start"
 }
 
-# knows_seed API: the node behind API has the seed in its peer table.
-knows_seed() {
-    "$SHOAL" peers --json --api "$1" 2>/dev/null | grep -q "\"$SEED_ID\""
+# peers_json NAME: `shoal peers --json` of node NAME (its API, its home's
+# token).
+peers_json() {
+    local api=API_$1
+    "$SHOAL" peers --json --api "${!api}" --home "$TMP/home-$1" 2>/dev/null
 }
 
-# serves API: the node answers its API (status, then peers).
+# knows_seed NAME: node NAME has the seed in its peer table.
+knows_seed() {
+    peers_json "$1" | grep -q "\"$SEED_ID\""
+}
+
+# serves NAME: node NAME answers its API (status, then peers).
 serves() {
-    "$SHOAL" peers --json --api "$1" >/dev/null 2>&1
+    peers_json "$1" >/dev/null
 }
 
 # ------------------------------------------------------------- the seed
-spawn seed "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 --key "$TMP/seed.key" \
-    --api off --check-interval 0
+spawn seed "$SHOAL" node --home "$TMP/home-seed" \
+    --listen /ip4/127.0.0.1/tcp/0 --key "$TMP/seed.key" --api off \
+    --check-interval 0
 SEED_PID=$!
 wait_for 10000 has_line "$TMP/seed.out" '^listening on ' ||
     fail "the seed did not start"
@@ -127,7 +138,7 @@ DNS=127.0.0.1:$DNS_PORT
 
 # -------------------------------------------------- (a) /dnsaddr/NAME
 start a --bootstrap /dnsaddr/boot.test --dns-server "$DNS"
-wait_for 20000 knows_seed "$API_a" || fail "(a) /dnsaddr: the seed not known"
+wait_for 20000 knows_seed a || fail "(a) /dnsaddr: the seed not known"
 grep -qx "bootstrap /dnsaddr/boot.test: $SEED" "$TMP/a.out" ||
     fail "(a) the resolved address is not said"
 wait_for 10000 has_line "$TMP/a.out" '^joined: 1 peers added' || fail "(a) not joined"
@@ -135,13 +146,13 @@ wait_for 10000 has_line "$TMP/a.out" '^joined: 1 peers added' || fail "(a) not j
 # ----------------------------------------------- (b) /dns4/NAME/tcp/PORT
 start b --bootstrap "/dns4/seed.test/tcp/$SEED_PORT/p2p/$SEED_ID" \
     --dns-server "$DNS"
-wait_for 20000 knows_seed "$API_b" || fail "(b) /dns4: the seed not known"
+wait_for 20000 knows_seed b || fail "(b) /dns4: the seed not known"
 grep -qx "bootstrap /dns4/seed.test/tcp/$SEED_PORT/p2p/$SEED_ID: $SEED" \
     "$TMP/b.out" || fail "(b) resolved through the server, to the seed"
 
 # ---------------------------------------- (c) garbage around a good one
 start c --bootstrap "/dnsaddr/mixed.test/p2p/$SEED_ID" --dns-server "$DNS"
-wait_for 20000 knows_seed "$API_c" || fail "(c) the good record was not used"
+wait_for 20000 knows_seed c || fail "(c) the good record was not used"
 wait_for 5000 has_line "$TMP/c.err" 'records skipped' ||
     fail "(c) the garbage skipped is not said"
 line=$(grep "^shoal: --bootstrap /dnsaddr/mixed.test/p2p/$SEED_ID: " "$TMP/c.err")
@@ -165,7 +176,7 @@ wait_for 20000 has_line "$TMP/d.err" \
     '^shoal: --bootstrap /dnsaddr/none.test: no usable addresses (no TXT records for _dnsaddr.none.test)' ||
     fail "(d) no clear error for a name without records"
 alive "$PID_d" || fail "(d) the node died"
-serves "$API_d" || fail "(d) the node's API does not answer"
+serves d || fail "(d) the node's API does not answer"
 grep -q '^joined' "$TMP/d.out" && fail "(d) joined through garbage"
 
 # ------------------------------------ (e) a DNS server that is not there
@@ -175,7 +186,7 @@ wait_for 30000 has_line "$TMP/e.err" \
     "^shoal: --bootstrap /dnsaddr/boot.test: no answer from the DNS server (127.0.0.1:$free_port)" ||
     fail "(e) no clear error without a DNS server"
 alive "$PID_e" || fail "(e) the node died"
-serves "$API_e" || fail "(e) the node's API does not answer"
+serves e || fail "(e) the node's API does not answer"
 
 # A server that takes queries and never answers: the resolution times out
 # (f), and a node stopped while it waits stops cleanly (g), once the query
@@ -196,10 +207,11 @@ wait "$PID_g" || fail "(g) exit status after SIGINT (see g.err)"
 wait_for 30000 has_line "$TMP/f.err" \
     "^shoal: --bootstrap /dnsaddr/boot.test: no answer from the DNS server ($HOLE)" ||
     fail "(f) no clear error when the DNS server is silent"
-serves "$API_f" || fail "(f) the node's API does not answer"
+serves f || fail "(f) the node's API does not answer"
 
 # A --dns-server that is no IPv4[:PORT] is refused before anything starts.
-"$SHOAL" node --api off --dns-server seed.test:53 >"$TMP/bad.out" 2>&1 &&
+"$SHOAL" node --home "$TMP/home-bad" --api off --dns-server seed.test:53 \
+    >"$TMP/bad.out" 2>&1 &&
     fail "a bad --dns-server was accepted"
 grep -q -- "--dns-server seed.test:53: not IPv4" "$TMP/bad.out" ||
     fail "no clear message for a bad --dns-server"

@@ -18,7 +18,8 @@
 # size says nothing), the fault is done, and what must go on gets SIGCONT.
 # Usage: test_files_faults.sh PATH/TO/shoal
 # Every wait polls with a deadline; every process started here is ended on
-# exit, by its pid. HOME is a folder of the test's own (token files).
+# exit, by its pid. HOME is a folder of the test's own; each node has a
+# home of its own in it.
 # API_x, TOKEN_x, ADDR_x, PORT_x, APIPORT_x and PID_x are set through
 # printf -v; shellcheck sees functions run from traps and from wait_for as
 # unreachable.
@@ -35,7 +36,8 @@ STEP="setup"
 MIB=$((1024 * 1024))
 SIZE=$((64 * MIB))
 
-# start_node NAME KEY LISTEN_PORT API_PORT ARGS...: a secure node with the
+# start_node NAME KEY LISTEN_PORT API_PORT ARGS...: a secure node on the
+# home $TMP/home-NAME (client commands find its token there) with the
 # identity in $TMP/KEY.key, listening on 127.0.0.1 (port 0: the kernel
 # picks one) with its API beside it; its output in $TMP/NAME.out and .err.
 # Sets PID_NAME, ADDR_NAME (its listening multiaddr, /p2p/ included),
@@ -43,9 +45,9 @@ SIZE=$((64 * MIB))
 start_node() {
     local name=$1 key=$2 port=$3 apiport=$4 hostport addr
     shift 4
-    spawn "$name" "$SHOAL" node --listen "/ip4/127.0.0.1/tcp/$port" \
-        --key "$TMP/$key.key" --api "127.0.0.1:$apiport" --check-interval 0 \
-        --log-level debug "$@"
+    spawn "$name" "$SHOAL" node --home "$TMP/home-$name" \
+        --listen "/ip4/127.0.0.1/tcp/$port" --key "$TMP/$key.key" \
+        --api "127.0.0.1:$apiport" --check-interval 0 --log-level debug "$@"
     wait_api "$name" 10000 || fail "node $name did not print its api line"
     [[ "$API_LINE" =~ ^http://127\.0\.0\.1:[0-9]+/#token=[0-9a-f]{64}$ ]] ||
         fail "node $name: api line: $API_LINE"
@@ -73,8 +75,8 @@ api_get() {
 
 # shares_hash NAME HASH: `shoal files --json` on the node lists HASH.
 shares_hash() {
-    local a=API_$1
-    "$SHOAL" files --api "${!a}" --json >"$TMP/files.json" 2>/dev/null &&
+    local a=API_$1 home=$TMP/home-$1
+    "$SHOAL" files --api "${!a}" --home "$home" --json >"$TMP/files.json" 2>/dev/null &&
         python3 - "$TMP/files.json" "$2" <<'EOF'
 import json, sys
 f = json.load(open(sys.argv[1]))["files"]
@@ -85,8 +87,8 @@ EOF
 # first_hash NAME: prints the hash of big.bin in the node's share, once it
 # is indexed (empty until then).
 first_hash() {
-    local a=API_$1
-    "$SHOAL" files --api "${!a}" --json 2>/dev/null | python3 -c '
+    local a=API_$1 home=$TMP/home-$1
+    "$SHOAL" files --api "${!a}" --home "$home" --json 2>/dev/null | python3 -c '
 import json, sys
 for x in json.load(sys.stdin)["files"]:
     if x["name"] == "big.bin" and len(x["hash"]) == 64:
@@ -95,9 +97,9 @@ for x in json.load(sys.stdin)["files"]:
 
 # knows_peers NAME PEER_ID...: the node's peer table lists every PEER_ID.
 knows_peers() {
-    local a=API_$1
+    local a=API_$1 home=$TMP/home-$1
     shift
-    "$SHOAL" peers --api "${!a}" --json >"$TMP/peers.json" 2>/dev/null &&
+    "$SHOAL" peers --api "${!a}" --home "$home" --json >"$TMP/peers.json" 2>/dev/null &&
         python3 - "$TMP/peers.json" "$@" <<'EOF'
 import json, sys
 have = {x["id"] for x in json.load(open(sys.argv[1]))["peers"]}
@@ -109,8 +111,8 @@ has_hash() { [ -n "$(first_hash "$1")" ]; }
 
 # holders_seen NAME HASH N: a search on the node finds HASH at N holders.
 holders_seen() {
-    local a=API_$1
-    "$SHOAL" search --api "${!a}" --json --timeout 2000 "$2" \
+    local a=API_$1 home=$TMP/home-$1
+    "$SHOAL" search --api "${!a}" --home "$home" --json --timeout 2000 "$2" \
         >"$TMP/search.json" 2>/dev/null &&
         python3 - "$TMP/search.json" "$2" "$3" <<'EOF'
 import json, sys
@@ -264,7 +266,7 @@ wait_for 15000 knows_peers s1d "$(peer_of s1h1)" "$(peer_of s1h2)" ||
 wait_for 30000 holders_seen s1d "$HASH" 2 || fail "D does not find both holders"
 
 start_freezer s1d "$HASH" "$PID_s1h1" "$PID_s1h2"
-"$SHOAL" get --api "$API_s1d" --json --timeout 90000 "$HASH" \
+"$SHOAL" get --api "$API_s1d" --home "$TMP/home-s1d" --json --timeout 90000 "$HASH" \
     >"$TMP/s1get.json" 2>"$TMP/s1get.err" &
 GET=$!
 PIDS+=("$GET")
@@ -298,7 +300,7 @@ start_node s2d s2d 0 0 --downloads "$TMP/s2d" --bootstrap "$ADDR_s2h"
 wait_for 30000 holders_seen s2d "$HASH" 1 || fail "D does not find H"
 
 start_freezer s2d "$HASH" "$PID_s2h"
-"$SHOAL" get --api "$API_s2d" --json --timeout 90000 "$HASH" \
+"$SHOAL" get --api "$API_s2d" --home "$TMP/home-s2d" --json --timeout 90000 "$HASH" \
     >"$TMP/s2get1.json" 2>"$TMP/s2get1.err" &
 GET=$!
 PIDS+=("$GET")
@@ -320,7 +322,7 @@ start_node s2d2 s2d "$PORT_s2d" "$APIPORT_s2d" --downloads "$TMP/s2d" \
 [ "$ADDR_s2d2" = "$ADDR_s2d" ] || fail "D came back as $ADDR_s2d2, not $ADDR_s2d"
 [ "$API_s2d2" = "$API_s2d" ] || fail "D's API came back on $API_s2d2"
 wait_for 30000 holders_seen s2d2 "$HASH" 1 || fail "restarted D does not find H"
-"$SHOAL" get --api "$API_s2d2" --json --timeout 90000 "$HASH" \
+"$SHOAL" get --api "$API_s2d2" --home "$TMP/home-s2d2" --json --timeout 90000 "$HASH" \
     >"$TMP/s2get2.json" 2>"$TMP/s2get2.err" ||
     fail "shoal get after the restart exited $?"
 check_get "$TMP/s2get2.json" "$HASH"
@@ -368,7 +370,7 @@ start_node s3d s3d 0 0 --downloads "$TMP/s3d" \
 wait_for 15000 knows_peers s3d "$(peer_of s3h1)" "$(peer_of s3h2)" ||
     fail "D, started with --bootstrap H1 --bootstrap H2, does not know both holders"
 wait_for 30000 holders_seen s3d "$HASH" 2 || fail "D does not find both holders"
-"$SHOAL" get --api "$API_s3d" --json --timeout 90000 "$HASH" \
+"$SHOAL" get --api "$API_s3d" --home "$TMP/home-s3d" --json --timeout 90000 "$HASH" \
     >"$TMP/s3get.json" 2>"$TMP/s3get.err" ||
     fail "shoal get with a corrupt holder exited $?"
 check_get "$TMP/s3get.json" "$HASH"

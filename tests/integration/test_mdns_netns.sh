@@ -39,7 +39,7 @@ for i in $(seq $N); do
     ip -n $ns link set lo up
     # --no-pex: every peer must be found by mDNS itself, not passed on
     spawn_log "n$i" ip netns exec $ns "$SHOAL" node --mdns --mdns-interval 1000 \
-        --no-pex --listen /ip4/10.77.0.$i/tcp/4001 --key "$TMP/k$i" \
+        --no-pex --listen /ip4/10.77.0.$i/tcp/4001 --home "$TMP/h$i" --key "$TMP/k$i" \
         --api off --downloads "$TMP/d$i" --log-level info
 done
 

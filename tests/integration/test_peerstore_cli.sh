@@ -63,7 +63,10 @@ EOF
 }
 
 # ------------------------------------------ learn, stop, restart, reconnect
-start_node a --key "$TMP/a.key" --no-peer-store
+# a on a home of its own; the b's, d and e, one after another, on the
+# default one (~/.shoal of the test's HOME), where the client commands find
+# their tokens
+start_node a --home "$TMP/home-a" --key "$TMP/a.key" --no-peer-store
 ID_a=${ADDR_a##*/p2p/}
 DIAL_a=${ADDR_a%/p2p/*}
 start_node b --key "$TMP/b.key" --peer-store "$TMP/b.peers" \

@@ -30,7 +30,9 @@ TPORT=$(echo "$T" | sed 's|^/ip4/127.0.0.1/tcp/\([0-9]*\)/p2p/.*|\1|')
 ids=(); addrs=(); apis=()
 for i in 0 1 2; do
     api=127.0.0.1:$(free_port)
-    spawn_log "node$i" "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 \
+    # a home each (one node per home); the tracker has the default one
+    spawn_log "node$i" "$SHOAL" node --home "$TMP/home$i" \
+        --listen /ip4/127.0.0.1/tcp/0 \
         --key "$TMP/n$i.key" --api "$api" --tracker "$T" \
         --tracker-interval 1000 --downloads "$TMP/dl$i"
     first_addr "$TMP/node$i.log" $! || fail "$TMP/node$i.log: no listening line"
@@ -40,7 +42,8 @@ done
 # knows_others I: node I's table holds the two other nodes.
 knows_others() {
     local out
-    out=$("$SHOAL" peers --api "${apis[$1]}" --json 2>/dev/null) || return 1
+    out=$("$SHOAL" peers --api "${apis[$1]}" --home "$TMP/home$1" --json \
+        2>/dev/null) || return 1
     for k in 0 1 2; do
         [ "$k" = "$1" ] && continue
         grep -q "${ids[$k]}" <<<"$out" || return 1

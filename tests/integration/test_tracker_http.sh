@@ -37,7 +37,9 @@ T=$(sed -n 's/^listening on //p' "$TMP/tracker.log" | head -1)
 HP=${URL#http://127.0.0.1:}; HP=${HP%/}
 
 for i in 0 1; do
-    spawn_log "node$i" "$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 \
+    # a home each (one node per home); the tracker has the default one
+    spawn_log "node$i" "$SHOAL" node --home "$TMP/home$i" \
+        --listen /ip4/127.0.0.1/tcp/0 \
         --key "$TMP/n$i.key" --api off --tracker "$T" \
         --tracker-interval 500 --downloads "$TMP/dl$i"
 done

@@ -33,7 +33,9 @@ eventually() {
 }
 
 start pyA $py serve --port 0;                           A=$addr
-start shoal1 "$shoal" node --classic --listen 127.0.0.1:0 --bootstrap "$A" --hops 2
+# a home in the test's folder: never the machine's ~/.shoal
+start shoal1 "$shoal" node --home "$work/home" --classic --listen 127.0.0.1:0 \
+    --bootstrap "$A" --hops 2
 S=$addr
 start pyB $py serve --port 0 --bootstrap "$S" --hops 2; B=$addr
 
