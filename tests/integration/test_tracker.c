@@ -2,7 +2,8 @@
  * loop: 50 client nodes that know only a tracker reach a connected network
  * within a deadline; bad input (malformed ANNC payloads, too many addrs
  * and topics, addresses of another host, an announce flood from one source
- * which is rate limited while another source is still served); STAT.
+ * which is rate limited while another source is still served); STAT; a
+ * database that is not one, named so (shoal_tracker_db_check).
  * Every wait polls with a deadline. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -508,9 +511,77 @@ static void test_session(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ------------------------------------------------ what is wrong with a db */
+
+static void write_junk(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+
+    assert_non_null(f);
+    for (int i = 0; i < 8192; i++)
+        fputc((i * 131 + 7) & 0xff, f);
+    fclose(f);
+}
+
+/* shoal_tracker_new refuses a database that is not one (SHOAL_EPROTO),
+ * and shoal_tracker_db_check says why, as it does for a path whose folder
+ * is missing; a good database and a new one are fine. */
+static void test_db_check(void **state)
+{
+    char dir[] = "/tmp/shoal-trackerdb-XXXXXX", path[256], why[256];
+    shoal_tracker_config tc;
+    shoal_tracker *tracker;
+    shoal_node *node;
+    uv_loop_t loop;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(uv_loop_init(&loop), 0);
+    node = secure_node(&loop, "/ip4/127.0.0.1/tcp/0");
+    shoal_tracker_config_init(&tc);
+    tc.db_path = path;
+
+    snprintf(path, sizeof(path), "%s/new.db", dir);
+    assert_int_equal(shoal_tracker_db_check(path, why, sizeof(why)), 0);
+    assert_string_equal(why, "");
+    assert_int_equal(access(path, F_OK), -1); /* a check makes nothing */
+    assert_int_equal(shoal_tracker_new(&tracker, node, &tc), 0);
+    shoal_tracker_free(tracker);
+    assert_int_equal(shoal_tracker_db_check(path, why, sizeof(why)), 0);
+
+    snprintf(path, sizeof(path), "%s/junk.db", dir);
+    write_junk(path);
+    assert_int_equal(shoal_tracker_new(&tracker, node, &tc), SHOAL_EPROTO);
+    assert_int_equal(shoal_tracker_db_check(path, why, sizeof(why)),
+                     SHOAL_EPROTO);
+    assert_string_equal(why, "not a database (file is not a database)");
+
+    snprintf(path, sizeof(path), "%s/none/x.db", dir);
+    assert_true(shoal_tracker_db_check(path, why, sizeof(why)) < 0);
+    assert_non_null(strstr(why, "cannot create it: folder "));
+
+    snprintf(path, sizeof(path), "%s/folder.db", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(shoal_tracker_db_check(path, why, sizeof(why)),
+                     SHOAL_EPROTO);
+    assert_string_equal(why, "not a regular file");
+    assert_int_equal(shoal_tracker_db_check(path, NULL, 0), SHOAL_EPROTO);
+
+    close_nodes(&loop, &node, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    rmdir(path);
+    for (const char *f = "new.db\0new.db-wal\0new.db-shm\0junk.db\0"; *f;
+         f += strlen(f) + 1) {
+        snprintf(path, sizeof(path), "%s/%s", dir, f);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_db_check),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_session),
         cmocka_unit_test(test_fifty_nodes),
