@@ -168,8 +168,9 @@ int key_lock(const char *prog, const char *path, int *fd)
     char pid[64];
     int rc;
 
-    /* read only: a key file is 0600 and never written after it is made */
-    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* read only: a key file is 0600 and never written after it is made;
+     * O_NONBLOCK: a FIFO in its place must not hang us here */
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (*fd < 0)
         return 0; /* missing: made by the node; unreadable: it says why */
     if ((rc = try_lock(*fd)) == 0)
