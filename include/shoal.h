@@ -64,10 +64,28 @@ extern "C" {
 #define SHOAL_EBADADDR      (-30003)         /* address cannot be parsed */
 #define SHOAL_ECLOSED       (-30004)         /* the connection is gone */
 #define SHOAL_EBUSY         (-30005)         /* wrong state or wrong thread */
+/* The remote proved (Noise) a peer id other than the /p2p/ID dialed. */
+#define SHOAL_EPEERID       (-30006)
+/* The remote speaks the other wire: a classic request ("HOST:PORT") met a
+ * secure node, or a secure dial (a multiaddr) met a classic one. */
+#define SHOAL_EWRONGWIRE    (-30007)
+/* The address is this node's own (its peer id, or its listening socket). */
+#define SHOAL_ESELF         (-30008)
 
-/* Name of an error code, for humans. Never NULL. Any thread. */
+/* What an error code means, for humans ("deadline passed"). Never NULL:
+ * "unknown error" for a code that is neither shoal's nor libuv's. The
+ * string is static. Any thread. */
 SHOAL_EXTERN
 const char *shoal_strerror(int err);
+
+/* The name of an error code, for logs and programs: the macro a program
+ * writes for it. Codes shoal.h names are given that name, aliases of
+ * libuv's included ("SHOAL_ECONNREFUSED" for UV_ECONNREFUSED,
+ * "SHOAL_EPEERID"); other libuv codes are given libuv's macro
+ * ("UV_ECONNRESET", "UV_EOF"). 0 is "0"; any other code is "UNKNOWN".
+ * Never NULL; the string is static. Any thread. */
+SHOAL_EXTERN
+const char *shoal_err_name(int err);
 
 /* ----------------------------------------------------------------- logging
  * One line per event, "event key=value ...". The default sink is stderr.

@@ -20,6 +20,7 @@ static const struct {
     CODE(SHOAL_ENOENT),   CODE(SHOAL_EMSGSIZE),     CODE(SHOAL_EPROTO),
     CODE(SHOAL_ENOBUFS),  CODE(SHOAL_EFULL),        CODE(SHOAL_ENOROUTE),
     CODE(SHOAL_EBADADDR), CODE(SHOAL_ECLOSED),      CODE(SHOAL_EBUSY),
+    CODE(SHOAL_EPEERID),  CODE(SHOAL_EWRONGWIRE),   CODE(SHOAL_ESELF),
 #undef CODE
 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
@@ -60,6 +61,9 @@ static void test_shoal_own_codes_range(void **state)
     assert_true(SHOAL_EBADADDR <= -30000);
     assert_true(SHOAL_ECLOSED <= -30000);
     assert_true(SHOAL_EBUSY <= -30000);
+    assert_true(SHOAL_EPEERID <= -30000);
+    assert_true(SHOAL_EWRONGWIRE <= -30000);
+    assert_true(SHOAL_ESELF <= -30000);
 }
 
 static void test_success(void **state)
@@ -85,7 +89,7 @@ static void test_libuv_passthrough(void **state)
 static void test_unknown(void **state)
 {
     static const int unknown[] = {
-        1, 42, INT_MAX, INT_MIN, -30000, -30006, -29999, -31000, -12345,
+        1, 42, INT_MAX, INT_MIN, -30000, -30009, -29999, -31000, -12345,
         -4096,
         /* inside libuv's range, but no libuv error (libuv would name these
          * "Unknown system error N", with a string it never frees) */
@@ -100,6 +104,46 @@ static void test_unknown(void **state)
         if (strcmp(s, "unknown error") != 0)
             fail_msg("code %d is named \"%s\"", unknown[i], s);
     }
+}
+
+/* shoal_err_name: every SHOAL_E* code is named by its macro, aliases of
+ * libuv's codes included; other libuv codes by libuv's macro; anything else
+ * "UNKNOWN", never NULL. */
+static void test_err_name(void **state)
+{
+    static const struct {
+        int code;
+        const char *name;
+    } uv_only[] = {
+        {UV_ECONNRESET, "UV_ECONNRESET"}, {UV_EOF, "UV_EOF"},
+        {UV_EPIPE, "UV_EPIPE"},           {UV_EAI_NONAME, "UV_EAI_NONAME"},
+        {UV_EADDRINUSE, "UV_EADDRINUSE"}, {UV_EHOSTUNREACH, "UV_EHOSTUNREACH"},
+    };
+    static const int unknown[] = {1,      42,     INT_MAX, INT_MIN, -30000,
+                                  -30009, -29999, -31000,  -4000,   -3999};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < NCODES; i++) {
+        const char *n = shoal_err_name(codes[i].code);
+        if (n == NULL || strcmp(n, codes[i].name) != 0)
+            fail_msg("code %d: expected the name \"%s\", came \"%s\"",
+                     codes[i].code, codes[i].name, n ? n : "(null)");
+    }
+    /* the alias is the name a shoal program writes */
+    assert_string_equal(shoal_err_name(UV_ECONNREFUSED), "SHOAL_ECONNREFUSED");
+    for (i = 0; i < sizeof(uv_only) / sizeof(uv_only[0]); i++)
+        assert_string_equal(shoal_err_name(uv_only[i].code), uv_only[i].name);
+    assert_string_equal(shoal_err_name(0), "0");
+    for (i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        const char *n = shoal_err_name(unknown[i]);
+        if (n == NULL || strcmp(n, "UNKNOWN") != 0)
+            fail_msg("code %d: expected \"UNKNOWN\", came \"%s\"", unknown[i],
+                     n ? n : "(null)");
+    }
+    /* never NULL, anywhere in the range codes live in */
+    for (i = 0; i <= 40000; i++)
+        assert_non_null(shoal_err_name(-(int)i));
 }
 
 static void test_log_level_name(void **state)
@@ -123,6 +167,7 @@ int main(void)
         cmocka_unit_test(test_success),
         cmocka_unit_test(test_libuv_passthrough),
         cmocka_unit_test(test_unknown),
+        cmocka_unit_test(test_err_name),
         cmocka_unit_test(test_log_level_name),
     };
     return cmocka_run_group_tests_name("error", tests, NULL, NULL);
