@@ -341,14 +341,22 @@ const char *shoal_req_remote(const shoal_req *req);
 /* Client side: each reply, borrowed for the call. */
 typedef void (*shoal_reply_cb)(const shoal_msg *reply, void *user);
 /* Then exactly once: 0 when the remote closed after its replies, or
- * SHOAL_ETIMEDOUT, SHOAL_ECONNREFUSED, SHOAL_EPROTO, SHOAL_EMSGSIZE,
- * SHOAL_ECANCELED, another libuv error. */
+ * SHOAL_ETIMEDOUT, SHOAL_ECONNREFUSED, SHOAL_EPROTO, SHOAL_EMSGSIZE (a
+ * reply over our max_message, or our payload over the remote's: it
+ * refused it), SHOAL_EWRONGWIRE (the remote speaks the other wire),
+ * SHOAL_EPEERID (a /p2p/ID that is not who answered), SHOAL_ESELF (this
+ * node's own listening socket, in secure mode), SHOAL_ECANCELED, another
+ * libuv error. */
 typedef void (*shoal_end_cb)(int status, void *user);
 
 /* Sends a message to addr ("HOST:PORT" or "/ip4/HOST/tcp/PORT"), one
  * request per connection, and reports every reply, then the end. timeout_ms
  * bounds the whole request (0: the node's request_timeout_ms). If this
- * returns an error, no callback runs. */
+ * returns an error, no callback runs: SHOAL_EBADADDR, SHOAL_EINVAL,
+ * SHOAL_EMSGSIZE, SHOAL_ESELF for an argument refused, said on a WARN line
+ * naming it and what is wrong ("request_refused addr=... why=\"port out of
+ * range\""); SHOAL_ENOBUFS at max_connections; SHOAL_ECANCELED when the
+ * node is stopping. */
 SHOAL_EXTERN
 int shoal_request(shoal_node *node, const char *addr, const char *type,
                   const void *data, size_t len, uint32_t timeout_ms,
@@ -438,7 +446,7 @@ int shoal_peers_full(const shoal_node *node);
  * CONNECTED once Noise has proved the remote's id (inbound or outbound),
  * CONNECT_FAILED when a dial to a named peer (an address with /p2p/ID)
  * fails before that (refused, deadline, closed mid-handshake, another
- * id answered). */
+ * id answered: status SHOAL_EPEERID). */
 enum shoal_peer_event_kind {
     SHOAL_PEER_ADDED = 1,
     SHOAL_PEER_REMOVED = 2,
@@ -521,7 +529,9 @@ typedef void (*shoal_protocol_cb)(shoal_stream *s, void *user);
 
 /* An outbound stream is ready (status 0), or could not be had: then s is
  * NULL and status says why (SHOAL_ECONNREFUSED, SHOAL_ETIMEDOUT,
- * SHOAL_ENOENT: the peer refused the protocol or proved another id, ...). */
+ * SHOAL_ENOENT: the peer refused the protocol, SHOAL_EPEERID: it proved
+ * another id than addr's /p2p/ID, SHOAL_EWRONGWIRE: a classic node
+ * answered, SHOAL_ESELF: addr is this node's own listening socket, ...). */
 typedef void (*shoal_stream_open_cb)(shoal_stream *s, int status,
                                      void *user);
 
@@ -532,7 +542,11 @@ int shoal_protocol_handle(shoal_node *node, const char *protocol_id,
 
 /* Opens a stream for protocol_id to the peer at addr, a multiaddr (with
  * /p2p/<id> to insist on that peer), dialing it unless a connection is
- * open. cb runs exactly once, unless this returns an error. */
+ * open. cb runs exactly once, unless this returns an error: SHOAL_EBADADDR
+ * (addr is no multiaddr we dial), SHOAL_ESELF (its /p2p/ id is ours),
+ * SHOAL_EINVAL (no cb, a protocol id empty or too long, a classic node),
+ * each said on a WARN line naming the argument and what is wrong with it
+ * ("stream_open_refused addr=... why=..."). */
 SHOAL_EXTERN
 int shoal_stream_open(shoal_node *node, const char *addr,
                       const char *protocol_id, shoal_stream_open_cb cb,

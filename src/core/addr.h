@@ -21,6 +21,15 @@ int shoal_addr_parse(const char *text, shoal_addr *out);
 int shoal_addr_parse_named(const char *text, shoal_addr *out, char *id,
                            size_t idsize);
 
+/* Why text is not an address this node dials, for the WARN line of a
+ * refused call: a short phrase naming the part that is wrong ("port out of
+ * range", "\"/udp\" is not dialed over TCP"), written to out (NUL-
+ * terminated, cut to size). multiaddr: text is read by the secure dial
+ * rules (any multiaddr with a host, /tcp/PORT and maybe /p2p/ID), else by
+ * shoal_addr_parse()'s. Text with nothing wrong gets "". */
+void shoal_addr_explain(const char *text, int multiaddr, char *out,
+                        size_t size);
+
 /* Formats "HOST:PORT" ("[HOST]:PORT" for IPv6) into out; returns 0 or
  * SHOAL_EINVAL if it does not fit. */
 int shoal_addr_format(const char *host, uint16_t port, char *out,

@@ -33,3 +33,20 @@ void shoal_logf(const shoal_logger *log, int level, const char *fmt, ...)
     else
         fprintf(stderr, "shoal %s\n", line);
 }
+
+const char *shoal_log_text(const char *text, char *buf, size_t size)
+{
+    size_t i;
+
+    if (size == 0)
+        return buf;
+    if (text == NULL)
+        text = "(null)";
+    for (i = 0; i + 1 < size && text[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)text[i];
+        buf[i] = c < 0x20 || c == 0x7f || c == '"' || c == '\\' ? '?'
+                                                               : (char)c;
+    }
+    buf[i] = '\0';
+    return buf;
+}

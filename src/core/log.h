@@ -17,6 +17,11 @@ void shoal_logf(const shoal_logger *log, int level, const char *fmt, ...)
 #endif
     ;
 
+/* text (NULL: "(null)") made fit for a quoted value of a log line, in
+ * buf: quotes, backslashes and control bytes become '?', and it is cut to
+ * size - 1 bytes. Returns buf. For strings a caller or a peer gave. */
+const char *shoal_log_text(const char *text, char *buf, size_t size);
+
 #define SHOAL_LOG(lg, lvl, ...)                                          \
     do {                                                                 \
         if ((lg)->level >= (lvl))                                        \

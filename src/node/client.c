@@ -206,6 +206,20 @@ static void on_resolved(uv_getaddrinfo_t *r, int status, struct addrinfo *ai)
         shoal_conn_close(c, rc, "connect_failed");
 }
 
+/* A request refused for one of its arguments: said on a WARN line, with
+ * which one and why, and returned. */
+static int refused(shoal_node *node, int rc, const char *addr,
+                   const char *why)
+{
+    char text[256];
+
+    SHOAL_LOG(&node->log, SHOAL_LOG_WARN,
+              "request_refused addr=\"%s\" why=\"%s\" error=%s",
+              shoal_log_text(addr, text, sizeof(text)), why,
+              shoal_err_name(rc));
+    return rc;
+}
+
 /* shoal_request_owned, with the first reply read into into (NULL: none). */
 static int request_start(shoal_node *node, const char *addr,
                          const char *type, void *data, size_t len,
@@ -216,24 +230,33 @@ static int request_start(shoal_node *node, const char *addr,
     struct sockaddr_storage ss;
     shoal_addr a;
     shoal_outreq *o = NULL;
-    char norm[5];
+    char norm[5], why[160] = "";
     int rc = 0;
 
     if (node->stopped || node->closing)
         rc = SHOAL_ECANCELED;
-    else if (on_end == NULL || shoal_type_normalize(type, norm) < 0 ||
-             (data == NULL && len != 0))
-        rc = SHOAL_EINVAL;
+    else if (on_end == NULL)
+        rc = refused(node, SHOAL_EINVAL, addr, "on_end is NULL");
+    else if (shoal_type_normalize(type, norm) < 0)
+        rc = refused(node, SHOAL_EINVAL, addr,
+                     "type must be 1 to 4 printable ASCII characters");
+    else if (data == NULL && len != 0)
+        rc = refused(node, SHOAL_EINVAL, addr, "data is NULL, len is not 0");
     else if (len > UINT32_MAX)
-        rc = SHOAL_EMSGSIZE;
+        rc = refused(node, SHOAL_EMSGSIZE, addr,
+                     "payload over 4 GiB, the frame's limit");
     else if (node->stats.connections >= node->cfg.max_connections)
         rc = SHOAL_ENOBUFS;
     if (rc == 0 && node->secure != NULL && addr != NULL && addr[0] == '/')
         return shoal_msgproto_request(node, addr, norm, data, len, into,
                                       into_cap, timeout_ms, on_reply, on_end,
                                       user);
-    if (rc == 0)
-        rc = shoal_addr_parse(addr, &a);
+    if (rc == 0 && (rc = shoal_addr_parse(addr, &a)) == 0 && a.port == 0)
+        rc = SHOAL_EBADADDR; /* a port to listen on, not to dial */
+    if (rc == SHOAL_EBADADDR) {
+        shoal_addr_explain(addr, 0, why, sizeof(why));
+        refused(node, rc, addr, why[0] ? why : "port 0 cannot be dialed");
+    }
     if (rc == 0) {
         o = calloc(1, sizeof(*o));
         if (o == NULL)
@@ -298,11 +321,12 @@ int shoal_request_owned(shoal_node *node, const char *addr,
 }
 
 /* A malloc'd copy of data (NULL for none) in *copy; 0 or an error. */
-static int copy_payload(const void *data, size_t len, void **copy)
+static int copy_payload(shoal_node *node, const char *addr,
+                        const void *data, size_t len, void **copy)
 {
     *copy = NULL;
     if (data == NULL && len != 0)
-        return SHOAL_EINVAL;
+        return refused(node, SHOAL_EINVAL, addr, "data is NULL, len is not 0");
     if (len != 0) {
         if ((*copy = malloc(len)) == NULL)
             return SHOAL_ENOMEM;
@@ -318,7 +342,7 @@ int shoal_request(shoal_node *node, const char *addr, const char *type,
 {
     SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     void *copy;
-    int rc = copy_payload(data, len, &copy);
+    int rc = copy_payload(node, addr, data, len, &copy);
 
     if (rc < 0)
         return rc;
@@ -333,8 +357,9 @@ int shoal_request_into(shoal_node *node, const char *addr, const char *type,
 {
     SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     void *copy;
-    int rc = buf == NULL || cap == 0 ? SHOAL_EINVAL
-                                     : copy_payload(data, len, &copy);
+    int rc = buf == NULL || cap == 0
+                 ? refused(node, SHOAL_EINVAL, addr, "no buf to read into")
+                 : copy_payload(node, addr, data, len, &copy);
 
     if (rc < 0)
         return rc;

@@ -413,8 +413,8 @@ int shoal_msgproto_request(shoal_node *node, const char *addr,
     shoal_frame_header_encode(c->header, type, (uint32_t)len);
     shoal_frame_reader_init(&c->reader, node->cfg.max_message);
     shoal_frame_reader_into(&c->reader, into, into_cap);
-    if ((rc = shoal_stream_open(node, addr, SHOAL_MSG_PROTOCOL, call_open,
-                                c)) < 0) {
+    if ((rc = shoal_stream_open_as(node, addr, SHOAL_MSG_PROTOCOL, call_open,
+                                   c, "request")) < 0) {
         free(c->payload);
         free(c);
         return rc;

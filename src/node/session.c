@@ -268,6 +268,10 @@ static int sess_start_muxing(shoal_session *s)
 
     s->remote = *remote;
     shoal_peerid_format(remote, s->remote_id, sizeof(s->remote_id));
+    /* We dialed our own listening socket (an address of ours without
+     * /p2p/): no session with oneself, on either end. */
+    if (shoal_peerid_equal(remote, &s->node->secure->peerid))
+        return SHOAL_ESELF;
     SHOAL_LOG(&s->node->log, SHOAL_LOG_DEBUG,
               "secured peer=%s addr=%s dir=%s", s->remote_id, s->remote_addr,
               s->outbound ? "out" : "in");
@@ -498,8 +502,10 @@ static void sess_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static const char *input_reason(int rc)
 {
     switch (rc) {
-    case SHOAL_ENOENT:
+    case SHOAL_EPEERID:
         return "peer_id_mismatch";
+    case SHOAL_ESELF:
+        return "dialed_self";
     case SHOAL_EMSGSIZE:
         return "frame_too_large";
     default:
@@ -527,11 +533,20 @@ static void sess_on_read(uv_stream_t *stream, ssize_t nread,
     if (rc < 0) {
         if (s->state == SESS_OPEN)
             sess_flush(s); /* a queued Go Away, if any, goes out first */
-        SHOAL_LOG(&s->node->log, SHOAL_LOG_WARN,
+        char proved[SHOAL_PEERID_TEXT_MAX] = "";
+        if (rc == SHOAL_EPEERID && s->noise != NULL &&
+            shoal_noise_proved_peer(s->noise) != NULL)
+            shoal_peerid_format(shoal_noise_proved_peer(s->noise), proved,
+                                sizeof(proved));
+        /* Our own dial answered by ourselves: said once, by the dialer. */
+        SHOAL_LOG(&s->node->log,
+                  rc == SHOAL_ESELF && !s->outbound ? SHOAL_LOG_DEBUG
+                                                    : SHOAL_LOG_WARN,
                   "session_drop peer=%s addr=%s layer=%s reason=%s "
-                  "error=\"%s\"",
+                  "%s%s%serror=\"%s\"",
                   s->remote_id[0] ? s->remote_id : "?", s->remote_addr,
-                  layer, input_reason(rc), shoal_strerror(rc));
+                  layer, input_reason(rc), proved[0] ? "proved=" : "",
+                  proved, proved[0] ? " " : "", shoal_strerror(rc));
         s->node->stats.dropped++;
         shoal_session_close(s, rc, NULL);
         return;

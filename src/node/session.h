@@ -129,6 +129,11 @@ void shoal_secure_on_connection(uv_stream_t *listener, int status);
 extern const shoal_yamux_callbacks shoal_stream_yamux_cbs;
 void shoal_stream_session_open(shoal_session *s);
 void shoal_stream_fail_waiters(shoal_session *s, int status);
+/* shoal_stream_open, refusals logged as "<caller>_refused" (the public
+ * entry point the caller came through: "request", "stream_open"). */
+int shoal_stream_open_as(shoal_node *node, const char *addr,
+                         const char *protocol_id, shoal_stream_open_cb cb,
+                         void *user, const char *caller);
 int shoal_secure_init(shoal_node *node, const char *key_file);
 
 /* identify.c: the Identify message, decoded without a network, so that it

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "node/session.h"
 
 static void stream_free(shoal_stream *s)
@@ -263,9 +264,25 @@ void shoal_stream_fail_waiters(shoal_session *sess, int status)
     }
 }
 
-int shoal_stream_open(shoal_node *node, const char *addr,
-                      const char *protocol_id, shoal_stream_open_cb cb,
-                      void *user)
+/* A dial refused for one of its arguments: said on a WARN line, as
+ * "<caller>_refused", with which one and why, and returned. */
+static int open_refused(shoal_node *node, const char *caller, int rc,
+                        const char *addr, const char *protocol_id,
+                        const char *why)
+{
+    char a[256], p[SHOAL_MSS_PROTO_MAX + 1];
+
+    SHOAL_LOG(&node->log, SHOAL_LOG_WARN,
+              "%s_refused addr=\"%s\" protocol=\"%s\" why=\"%s\" error=%s",
+              caller, shoal_log_text(addr, a, sizeof(a)),
+              shoal_log_text(protocol_id, p, sizeof(p)), why,
+              shoal_err_name(rc));
+    return rc;
+}
+
+int shoal_stream_open_as(shoal_node *node, const char *addr,
+                         const char *protocol_id, shoal_stream_open_cb cb,
+                         void *user, const char *caller)
 {
     SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_dial_target t;
@@ -275,16 +292,26 @@ int shoal_stream_open(shoal_node *node, const char *addr,
     int rc;
 
     if (node->secure == NULL)
-        return SHOAL_EINVAL; /* a classic node has no streams */
+        return open_refused(node, caller, SHOAL_EINVAL, addr, protocol_id,
+                            "a classic node has no streams");
     if (node->stopped || node->closing)
         return SHOAL_ECANCELED;
-    if (cb == NULL || protocol_id == NULL ||
-        (plen = strlen(protocol_id)) == 0 || plen > SHOAL_MSS_PROTO_MAX)
-        return SHOAL_EINVAL;
-    if ((rc = shoal_session_parse_target(addr, &t)) < 0)
-        return rc;
+    if (cb == NULL)
+        return open_refused(node, caller, SHOAL_EINVAL, addr, protocol_id,
+                            "cb is NULL");
+    if (protocol_id == NULL || (plen = strlen(protocol_id)) == 0 ||
+        plen > SHOAL_MSS_PROTO_MAX)
+        return open_refused(node, caller, SHOAL_EINVAL, addr, protocol_id,
+                            "protocol id empty or too long");
+    if ((rc = shoal_session_parse_target(addr, &t)) < 0) {
+        char why[160];
+        shoal_addr_explain(addr, 1, why, sizeof(why));
+        return open_refused(node, caller, rc, addr, protocol_id,
+                            why[0] ? why : "not a dialable multiaddr");
+    }
     if (t.has_peer && shoal_peerid_equal(&t.peer, &node->secure->peerid))
-        return SHOAL_EINVAL; /* ourselves */
+        return open_refused(node, caller, SHOAL_ESELF, addr, protocol_id,
+                            "the /p2p/ id is this node's own");
     if (t.has_peer)
         sess = shoal_session_find(node, &t.peer);
     if (sess != NULL && sess->state == SESS_OPEN) {
@@ -306,6 +333,14 @@ int shoal_stream_open(shoal_node *node, const char *addr,
         ;
     *tail = w;
     return 0;
+}
+
+int shoal_stream_open(shoal_node *node, const char *addr,
+                      const char *protocol_id, shoal_stream_open_cb cb,
+                      void *user)
+{
+    return shoal_stream_open_as(node, addr, protocol_id, cb, user,
+                                "stream_open");
 }
 
 /* ------------------------------------------------------ the stream API */

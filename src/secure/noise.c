@@ -492,6 +492,7 @@ struct shoal_noise {
     int has_expected;
     shoal_peerid expected;
     int has_remote;
+    int has_proved;         /* remote is set, expected or not */
     shoal_peerid remote;
     uint8_t remote_pk[SHOAL_ED25519_PK];
     frame_reader fr;
@@ -678,8 +679,9 @@ static int accept_payload(shoal_noise *n, const uint8_t *payload, size_t len)
     if (rc < 0)
         return rc;
     shoal_peerid_from_pubkey(n->remote_pk, &n->remote);
+    n->has_proved = 1;
     if (n->has_expected && !shoal_peerid_equal(&n->remote, &n->expected))
-        return SHOAL_ENOENT;
+        return SHOAL_EPEERID;
     n->has_remote = 1;
     return 0;
 }
@@ -759,6 +761,11 @@ int shoal_noise_done(const shoal_noise *n)
 const shoal_peerid *shoal_noise_remote_peer(const shoal_noise *n)
 {
     return n->has_remote && n->state != S_DEAD ? &n->remote : NULL;
+}
+
+const shoal_peerid *shoal_noise_proved_peer(const shoal_noise *n)
+{
+    return n->has_proved ? &n->remote : NULL;
 }
 
 const uint8_t *shoal_noise_remote_key(const shoal_noise *n)

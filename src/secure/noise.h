@@ -172,7 +172,7 @@ int shoal_noise_start(shoal_noise *n, shoal_outbuf *out);
  * 0 when more bytes are needed, or an error, after which the session is
  * dead and every call returns that error again: SHOAL_EPROTO for anything
  * malformed, a failed tag, a missing or bad identity signature, or a key
- * type other than Ed25519; SHOAL_ENOENT when the remote proved a peer id
+ * type other than Ed25519; SHOAL_EPEERID when the remote proved a peer id
  * other than the expected one; SHOAL_ENOMEM; SHOAL_EBUSY before start. */
 int shoal_noise_handshake(shoal_noise *n, const uint8_t *in, size_t len,
                           size_t *used, shoal_outbuf *out);
@@ -184,6 +184,10 @@ int shoal_noise_done(const shoal_noise *n);
  * (borrowed, lives with the session), or NULL before. */
 const shoal_peerid *shoal_noise_remote_peer(const shoal_noise *n);
 const uint8_t *shoal_noise_remote_key(const shoal_noise *n);
+/* The peer id the remote proved, also when it was not the expected one
+ * (SHOAL_EPEERID: for saying who answered), or NULL before its payload
+ * was verified. */
+const shoal_peerid *shoal_noise_proved_peer(const shoal_noise *n);
 
 /* Encrypts pt[0..len) and appends it to out as transport frames of at most
  * SHOAL_NOISE_PLAINTEXT_MAX plaintext bytes each (len 0 appends nothing).

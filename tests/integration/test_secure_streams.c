@@ -220,7 +220,7 @@ static void test_wrong_peer_id_refused(void **state)
              "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq");
     assert_int_equal(shoal_stream_open(p.a, addr, ECHO_PROTO, cl_open, &c), 0);
     assert_true(itest_run_until(&p.loop, client_done, &c, 5000));
-    assert_int_equal(c.open_status, SHOAL_ENOENT);
+    assert_int_equal(c.open_status, SHOAL_EPEERID);
     pair_down(&p);
 }
 

@@ -773,9 +773,12 @@ static void test_expected_peer_id(void **state)
     assert_int_equal(shoal_noise_start(p.d, &p.to_l), 0);
     assert_int_equal(shoal_noise_start(p.l, &p.to_d), 0);
     assert_int_equal(feed_hs(p.l, &p.to_l, 0, &p.to_d), 0);
-    assert_int_equal(feed_hs(p.d, &p.to_d, 0, &p.to_l), SHOAL_ENOENT);
+    assert_int_equal(feed_hs(p.d, &p.to_d, 0, &p.to_l), SHOAL_EPEERID);
     assert_int_equal(p.to_l.len, 0); /* message 3 never sent */
     assert_null(shoal_noise_remote_peer(p.d));
+    /* who answered instead, for the log */
+    assert_non_null(shoal_noise_proved_peer(p.d));
+    assert_true(shoal_peerid_equal(shoal_noise_proved_peer(p.d), &want_b));
     assert_false(shoal_noise_done(p.d));
     pair_free(&p);
 }
