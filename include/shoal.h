@@ -693,12 +693,22 @@ int shoal_membership_enable(shoal_node *node);
 
 /* The classic "build peers" walk: starting from addr, learn each peer's id
  * (NAME), JOIN it, add it, LIST its peers and walk on with one hop less,
- * until the table is full or hops run out. cb (may be NULL) gets the number
- * of peers added when the walk is over. addr is HOST:PORT for a classic
- * node; a secure node walks the same messages over secure streams, from a
- * multiaddr ("/ip4/HOST/tcp/PORT", "/p2p/ID" after it allowed), and its
- * table holds peer ids. SHOAL_EBADADDR for an address of the other mode. */
-typedef void (*shoal_join_cb)(shoal_node *node, size_t added, void *user);
+ * until the table is full or hops run out. cb (may be NULL) runs once, when
+ * the walk is over, with the number of peers added and a status: 0 when
+ * the walk started (the first peer answered and took us, or was known
+ * already), or why it failed at its start: that request's end status
+ * (SHOAL_ECONNREFUSED, SHOAL_ETIMEDOUT, SHOAL_EPEERID when addr's /p2p/ID
+ * was not who answered, SHOAL_EWRONGWIRE, ...), SHOAL_ESELF (addr is this
+ * node), SHOAL_EFULL (this node's table, or the remote's, is full: its
+ * refusal), SHOAL_EPROTO (a refusal or a reply we cannot read); a failed
+ * walk is also said on a WARN line, join_failed. Later peers that fail are
+ * skipped. addr is HOST:PORT for a classic node; a secure node walks the
+ * same messages over secure streams, from a multiaddr
+ * ("/ip4/HOST/tcp/PORT", "/p2p/ID" after it allowed, and then checked),
+ * and its table holds peer ids. shoal_join returns SHOAL_EBADADDR for an
+ * address of the other mode (no callback then). */
+typedef void (*shoal_join_cb)(shoal_node *node, int status, size_t added,
+                              void *user);
 SHOAL_EXTERN
 int shoal_join(shoal_node *node, const char *addr, int hops,
                shoal_join_cb cb, void *user);

@@ -341,9 +341,18 @@ static void run_peers(job *j)
     job_answer(j, MHD_HTTP_OK, o);
 }
 
-static void on_joined(shoal_node *node, size_t added, void *user)
+static void on_joined(shoal_node *node, int status, size_t added,
+                      void *user)
 {
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o;
+
+    if (status < 0) { /* the walk could not start: say why */
+        job_error(user, status == SHOAL_ESELF ? MHD_HTTP_BAD_REQUEST
+                                              : MHD_HTTP_BAD_GATEWAY,
+                  "cannot join: %s", shoal_strerror(status));
+        return;
+    }
+    o = cJSON_CreateObject();
 
     cJSON_AddNumberToObject(o, "added", (double)added);
     cJSON_AddNumberToObject(o, "known", (double)shoal_peer_count(node));

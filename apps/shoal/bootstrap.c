@@ -60,9 +60,14 @@ void bootstrap_free(bootstrapper *b)
     free(b);
 }
 
-static void on_joined(shoal_node *node, size_t added, void *user)
+static void on_joined(shoal_node *node, int status, size_t added,
+                      void *user)
 {
     (void)user;
+    if (status < 0) {
+        fprintf(stderr, "shoal: join failed: %s\n", shoal_strerror(status));
+        return;
+    }
     printf("joined: %zu peers added, %zu known\n", added,
            shoal_peer_count(node));
     fflush(stdout);

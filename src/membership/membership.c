@@ -148,6 +148,9 @@ typedef struct walk {
     size_t added;
     char **visited;
     size_t nvisited;
+    int status;             /* why the first step failed, or 0 */
+    char why[160];          /* said with it: the remote's refusal, say */
+    char start[SHOAL_HOST_MAX + SHOAL_ID_MAX + 32]; /* as given */
 } walk;
 
 typedef enum { STEP_NAME, STEP_JOIN, STEP_LIST } step_phase;
@@ -157,6 +160,8 @@ typedef struct step {
     step_phase phase;
     int hops;
     int ok;
+    int first;              /* the walk's start: its failure is the walk's */
+    char refusal[128];      /* JOIN's ERRO text */
     char addr[SHOAL_HOST_MAX + 32];
     char host[SHOAL_HOST_MAX];
     uint16_t port;
@@ -173,8 +178,22 @@ static void walk_release(walk *w)
 
     if (--w->pending != 0)
         return;
+    if (w->status < 0) {
+        char addr[sizeof(w->start)];
+        size_t j;
+        /* the address as given, fit for a quoted log value */
+        for (j = 0; w->start[j] != '\0'; j++)
+            addr[j] = w->start[j] == '"' || (unsigned char)w->start[j] < 0x20
+                          ? '?'
+                          : w->start[j];
+        addr[j] = '\0';
+        shoal_log(w->node, SHOAL_LOG_WARN,
+                  "join_failed addr=\"%s\" why=\"%s\" error=%s", addr,
+                  w->why[0] ? w->why : shoal_strerror(w->status),
+                  shoal_err_name(w->status));
+    }
     if (w->cb != NULL)
-        w->cb(w->node, w->added, w->user);
+        w->cb(w->node, w->status, w->added, w->user);
     for (i = 0; i < w->nvisited; i++)
         free(w->visited[i]);
     free(w->visited);
@@ -200,6 +219,17 @@ static int walk_visit(walk *w, const char *addr)
     return 1;
 }
 
+/* The first step failed: the walk did not start. why NULL: the code's
+ * own text. */
+static void walk_failed(step *s, int status, const char *why)
+{
+    if (!s->first || s->w->status < 0)
+        return;
+    s->w->status = status;
+    snprintf(s->w->why, sizeof(s->w->why), "%s",
+             why != NULL ? why : shoal_strerror(status));
+}
+
 static void step_free(step *s)
 {
     walk *w = s->w;
@@ -223,7 +253,10 @@ static void step_addr(shoal_node *node, const char *host, uint16_t port,
         snprintf(addr, size, ip6 ? "[%s]:%u" : "%s:%u", host, (unsigned)port);
 }
 
-static void walk_start(walk *w, const char *host, uint16_t port, int hops)
+/* A step to host:port; the first one goes to the address as given
+ * (first, not NULL), so that a /p2p/ID in it is checked. */
+static void walk_start(walk *w, const char *host, uint16_t port, int hops,
+                       const char *first)
 {
     step *s;
     char addr[SHOAL_HOST_MAX + 32];
@@ -236,7 +269,8 @@ static void walk_start(walk *w, const char *host, uint16_t port, int hops)
     s->w = w;
     s->hops = hops;
     s->phase = STEP_NAME;
-    strcpy(s->addr, addr);
+    s->first = first != NULL;
+    snprintf(s->addr, sizeof(s->addr), "%s", first != NULL ? first : addr);
     snprintf(s->host, sizeof(s->host), "%s", host);
     s->port = port;
     w->pending++;
@@ -264,6 +298,17 @@ static void step_on_reply(const shoal_msg *reply, void *user)
                 (strcmp(reply->type, "ERRO") == 0 &&
                  reply->len >= sizeof(ALREADY) - 1 &&
                  memcmp(reply->data, ALREADY, sizeof(ALREADY) - 1) == 0);
+        if (!s->ok) { /* kept to say why, printable */
+            size_t i, n = reply->len < sizeof(s->refusal) - 1
+                              ? reply->len
+                              : sizeof(s->refusal) - 1;
+            for (i = 0; i < n; i++)
+                s->refusal[i] = reply->data[i] < 0x20 || reply->data[i] > 0x7e ||
+                                        reply->data[i] == '"'
+                                    ? '?'
+                                    : (char)reply->data[i];
+            s->refusal[n] = '\0';
+        }
         break;
     case STEP_LIST:
         /* the first REPL is the count; the rest are peers */
@@ -285,19 +330,45 @@ static void step_on_end(int status, void *user)
     walk *w = s->w;
     shoal_node *node = w->node;
     size_t i;
+    int rc;
 
-    (void)status;
     switch (s->phase) {
     case STEP_NAME:
-        if (s->id[0] == '\0' || strcmp(s->id, shoal_node_id(node)) == 0 ||
-            shoal_peer_get(node, s->id) != NULL)
+        if (status < 0) {
+            walk_failed(s, status, NULL);
             break;
+        }
+        if (s->id[0] == '\0') {
+            walk_failed(s, SHOAL_EPROTO, "no id in the NAME reply");
+            break;
+        }
+        if (strcmp(s->id, shoal_node_id(node)) == 0) {
+            walk_failed(s, SHOAL_ESELF, "the address is this node's own");
+            break;
+        }
+        if (shoal_peer_get(node, s->id) != NULL)
+            break; /* known already: nothing to do, nothing wrong */
         s->phase = STEP_JOIN;
         step_send(s);
         return;
     case STEP_JOIN:
-        if (!s->ok || shoal_peer_add(node, s->id, s->host, s->port) < 0)
+        if (status < 0 && !s->ok) {
+            walk_failed(s, status, NULL);
             break;
+        }
+        if (!s->ok) {
+            /* the remote refused us: its table is full, or it did not
+             * understand (its ERRO text says which) */
+            walk_failed(s,
+                        strstr(s->refusal, "too many") != NULL ? SHOAL_EFULL
+                                                               : SHOAL_EPROTO,
+                        s->refusal[0] ? s->refusal : "JOIN refused");
+            break;
+        }
+        if ((rc = shoal_peer_add(node, s->id, s->host, s->port)) < 0) {
+            walk_failed(s, rc, NULL);
+            break;
+        }
         w->added++;
         s->phase = STEP_LIST;
         s->ok = 0;
@@ -307,7 +378,7 @@ static void step_on_end(int status, void *user)
         for (i = 0; i < s->nlisted; i++)
             if (strcmp(s->listed[i].id, shoal_node_id(node)) != 0)
                 walk_start(w, s->listed[i].host, s->listed[i].port,
-                           s->hops - 1);
+                           s->hops - 1, NULL);
         break;
     }
     step_free(s);
@@ -331,8 +402,10 @@ static void step_send(step *s)
     }
     rc = shoal_request(node, s->addr, type, len ? args : NULL, len, 0,
                        step_on_reply, step_on_end, s);
-    if (rc < 0)
+    if (rc < 0) {
+        walk_failed(s, rc, NULL);
         step_free(s);
+    }
 }
 
 /* "/ip4/HOST/tcp/PORT" (ip6, dns4, dns6 too), "/p2p/ID" after it
@@ -392,7 +465,14 @@ int shoal_join(shoal_node *node, const char *addr, int hops, shoal_join_cb cb,
     w->cb = cb;
     w->user = user;
     w->pending = 1; /* held until the first step is started */
-    walk_start(w, host, (uint16_t)port, hops);
+    snprintf(w->start, sizeof(w->start), "%s", addr);
+    walk_start(w, host, (uint16_t)port, hops, addr);
+    if (w->pending == 1 && w->status == 0) { /* no first step */
+        w->status = shoal_peers_full(node) ? SHOAL_EFULL : SHOAL_ENOMEM;
+        snprintf(w->why, sizeof(w->why), "%s",
+                 w->status == SHOAL_EFULL ? "this node's peer table is full"
+                                          : shoal_strerror(w->status));
+    }
     walk_release(w);
     return 0;
 }

@@ -122,7 +122,13 @@ static void net_free(net *t)
         log_clear(&t->log[i]);
 }
 
-/* The multiaddr of node i ("/p2p/ID" after it when secure). */
+/* "HOST:PORT" of node i, and its multiaddr ("/p2p/ID" after it when
+ * secure). */
+static void hostport(net *t, size_t i, char *out, size_t size)
+{
+    snprintf(out, size, "127.0.0.1:%d", shoal_node_port(t->node[i]));
+}
+
 static void multiaddr(net *t, size_t i, char *out, size_t size)
 {
     assert_int_equal(shoal_node_addr(t->node[i], out, size), 0);
@@ -357,12 +363,83 @@ static void test_bad_address_says_why(void **state)
     net_free(&t);
 }
 
+/* ------------------------------------------------------------------ join */
+
+typedef struct joined {
+    int done;
+    int status;
+    size_t added;
+} joined;
+
+static void on_joined(shoal_node *node, int status, size_t added, void *user)
+{
+    joined *j = user;
+
+    (void)node;
+    j->done = 1;
+    j->status = status;
+    j->added = added;
+}
+
+static int join(net *t, size_t from, const char *addr, joined *j)
+{
+    memset(j, 0, sizeof(*j));
+    assert_int_equal(shoal_join(t->node[from], addr, 2, on_joined, j), 0);
+    if (!itest_run_until(&t->loop, itest_int_nonzero, &j->done, GUARD_MS))
+        fail_msg("the join walk from %s did not end", addr);
+    return j->status;
+}
+
+/* The walk's callback had only the number added: a walk that could not
+ * start (nobody there, the wrong peer, the wrong wire, oneself) looked
+ * like one that found nobody new. */
+static void test_join_status(void **state)
+{
+    net t;
+    joined j;
+    char addr[256];
+    size_t a, b, c, classic;
+
+    (void)state;
+    net_init(&t);
+    a = net_add(&t, 0, 0);
+    b = net_add(&t, 0, 0);
+    c = net_add(&t, 0, 0);
+    classic = net_add(&t, 1, 0);
+    for (size_t i = 0; i < t.n; i++)
+        assert_int_equal(shoal_membership_enable(t.node[i]), 0);
+
+    snprintf(addr, sizeof(addr), "/ip4/127.0.0.1/tcp/%d",
+             itest_refusing_port());
+    assert_status(join(&t, a, addr, &j), SHOAL_ECONNREFUSED);
+    assert_logged(&t.log[a], "join_failed", addr, "connection refused");
+
+    snprintf(addr, sizeof(addr), "/ip4/127.0.0.1/tcp/%d/p2p/%s",
+             shoal_node_port(t.node[b]), shoal_node_peer_id(t.node[c]));
+    assert_status(join(&t, a, addr, &j), SHOAL_EPEERID);
+    assert_int_equal(j.added, 0);
+    assert_int_equal(shoal_peer_count(t.node[a]), 0);
+
+
+    multiaddr(&t, a, addr, sizeof(addr));
+    assert_status(join(&t, a, addr, &j), SHOAL_ESELF);
+    hostport(&t, classic, addr, sizeof(addr));
+    assert_status(join(&t, classic, addr, &j), SHOAL_ESELF);
+    assert_logged(&t.log[classic], "join_failed", addr);
+
+    multiaddr(&t, b, addr, sizeof(addr));
+    assert_status(join(&t, a, addr, &j), 0);
+    assert_int_equal(j.added, 1);
+    net_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peer_id_mismatch),
         cmocka_unit_test(test_request_to_self),
         cmocka_unit_test(test_bad_address_says_why),
+        cmocka_unit_test(test_join_status),
     };
     return cmocka_run_group_tests_name("errors", tests, NULL, NULL);
 }

@@ -42,11 +42,15 @@ typedef struct net {
     int closed;           /* close callbacks seen */
 } net;
 
-static void on_joined(shoal_node *node, size_t added, void *user)
+static void on_joined(shoal_node *node, int status, size_t added,
+                      void *user)
 {
     net *n = user;
 
     (void)node;
+    /* a walk starts, or its first node is full and refuses it */
+    if (status != 0 && status != SHOAL_EFULL)
+        fail_msg("a join walk ended with %s", shoal_err_name(status));
     n->added = added;
     n->joined = 1;
 }

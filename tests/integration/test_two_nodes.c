@@ -998,11 +998,13 @@ typedef struct join_wait {
     size_t added;
 } join_wait;
 
-static void on_joined(shoal_node *node, size_t added, void *user)
+static void on_joined(shoal_node *node, int status, size_t added,
+                      void *user)
 {
     join_wait *w = user;
 
     (void)node;
+    (void)status;
     w->added = added;
     w->done = 1;
 }
