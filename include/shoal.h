@@ -342,8 +342,10 @@ const char *shoal_req_remote(const shoal_req *req);
 typedef void (*shoal_reply_cb)(const shoal_msg *reply, void *user);
 /* Then exactly once: 0 when the remote closed after its replies, or
  * SHOAL_ETIMEDOUT, SHOAL_ECONNREFUSED, SHOAL_EPROTO, SHOAL_EMSGSIZE (a
- * reply over our max_message, or our payload over the remote's: it
- * refused it), SHOAL_EWRONGWIRE (the remote speaks the other wire),
+ * reply over our max_message, or our payload over the remote's: a node
+ * refuses such a request unread with one ERRO reply, "Message too large:
+ * N bytes, the limit is M", which on_reply sees first, on either wire),
+ * SHOAL_EWRONGWIRE (the remote speaks the other wire),
  * SHOAL_EPEERID (a /p2p/ID that is not who answered), SHOAL_ESELF (this
  * node's own listening socket, in secure mode), SHOAL_ECANCELED, another
  * libuv error. */

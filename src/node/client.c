@@ -15,6 +15,8 @@ struct shoal_outreq {
     int resolving;          /* getaddrinfo in flight: free waits for it */
     int freed;              /* both handles closed */
     int ended;
+    int write_err;          /* the remote cut us off while we wrote */
+    size_t replies;
     shoal_reply_cb on_reply;
     shoal_end_cb on_end;
     void *user;
@@ -51,6 +53,43 @@ void shoal_client_conn_closed(shoal_conn *c, int status)
     }
 }
 
+int shoal_refusal_status(const shoal_msg *reply)
+{
+    static const struct {
+        const char *text;
+        int status;
+    } refusals[] = {{SHOAL_REFUSED_SIZE, SHOAL_EMSGSIZE},
+                    {SHOAL_REFUSED_WIRE, SHOAL_EWRONGWIRE}};
+    size_t i;
+
+    if (strcmp(reply->type, "ERRO") != 0)
+        return 0;
+    for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        size_t n = strlen(refusals[i].text);
+        if (reply->len >= n && memcmp(reply->data, refusals[i].text, n) == 0)
+            return refusals[i].status;
+    }
+    return 0;
+}
+
+/* A secure node answered our classic request with its multistream-select
+ * header, which reads as a frame of 1.8 GB: say so rather than "message
+ * too large". */
+static void wrong_wire(shoal_conn *c)
+{
+    char remote[64] = "?";
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        shoal_sockaddr_format((struct sockaddr *)&ss, remote, sizeof(remote));
+    SHOAL_LOG(&c->node->log, SHOAL_LOG_WARN,
+              "wrong_wire addr=%s why=\"a secure (libp2p) node answered a "
+              "classic request: give it a multiaddr\"",
+              remote);
+    shoal_conn_close(c, SHOAL_EWRONGWIRE, "wrong_wire");
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     shoal_conn *c = stream->data;
@@ -64,6 +103,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         int midway = c->reader.header_got != 0;
         if (nread == UV_ENOBUFS)
             shoal_conn_close(c, SHOAL_ENOBUFS, "input_budget");
+        else if (o->write_err != 0) /* no refusal came to say why */
+            shoal_conn_close(c, o->write_err, "write_failed");
         else if (nread == UV_EOF && !midway)
             shoal_conn_close(c, 0, NULL); /* end of replies */
         else
@@ -74,15 +115,25 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     rc = shoal_frame_reader_commit(&c->reader, (size_t)nread);
     shoal_conn_progress(c);
+    if (o->replies == 0 && c->reader.header_got == SHOAL_FRAME_HEADER &&
+        memcmp(c->reader.header, SHOAL_MSS_START, 4) == 0) {
+        wrong_wire(c);
+        return;
+    }
     if (rc < 0) {
         shoal_conn_close(c, rc, "reply_too_large");
         return;
     }
     if (rc == 1) {
         shoal_msg msg;
+        int refused;
         shoal_frame_reader_msg(&c->reader, &msg);
+        /* the remote refused our request unread, and said why */
+        refused = o->replies++ == 0 ? shoal_refusal_status(&msg) : 0;
         if (o->on_reply != NULL)
             o->on_reply(&msg, o->user);
+        if (refused != 0 && !c->closing)
+            shoal_conn_close(c, refused, "refused");
         if (!c->closing)
             shoal_conn_next_message(c);
     }
@@ -98,6 +149,12 @@ static void on_written(uv_write_t *w, int status)
     o->payload = NULL;
     if (c->closing)
         return;
+    if ((status == UV_EPIPE || status == UV_ECONNRESET) && c->reading) {
+        /* The remote closed on our request: its refusal (an ERRO saying
+         * why) may be waiting to be read. Reading ends the request. */
+        o->write_err = status;
+        return;
+    }
     if (status < 0) {
         shoal_conn_close(c, status, "write_failed");
         return;

@@ -168,10 +168,22 @@ static void serve_data(shoal_stream *s, const uint8_t *data, size_t len,
         return; /* one message per stream: the rest is ignored */
     rc = shoal_frame_reader_feed(&ms->reader, data, len, &used);
     if (rc < 0) {
+        /* Refused unread, saying why before the reset (it goes out first):
+         * the requester ends with SHOAL_EMSGSIZE, not a bare reset. */
+        uint8_t header[SHOAL_FRAME_HEADER];
+        char text[96];
+        int n = snprintf(text, sizeof(text),
+                         SHOAL_REFUSED_SIZE " %zu bytes, the limit is %zu",
+                         ms->reader.len, ms->node->cfg.max_message);
         SHOAL_LOG(&ms->node->log, SHOAL_LOG_WARN,
-                  "stream_drop peer=%s reason=message_too_large",
-                  shoal_stream_peer(s));
+                  "stream_drop peer=%s reason=message_too_large len=%zu "
+                  "limit=%zu",
+                  shoal_stream_peer(s), ms->reader.len,
+                  ms->node->cfg.max_message);
         ms->node->stats.dropped++;
+        ms->dispatched = 1;
+        shoal_frame_header_encode(header, "ERRO", (uint32_t)n);
+        out_push(&ms->out, s, header, text, (size_t)n);
         shoal_stream_reset(s);
         return;
     }
@@ -275,6 +287,7 @@ typedef struct msg_call {
     uv_timer_t timer;
     int refs;               /* the timer's and the stream's */
     int ended;
+    size_t replies;
     shoal_frame_reader reader;
     out_queue out;
     shoal_reply_cb on_reply;
@@ -328,10 +341,15 @@ static void call_data(shoal_stream *s, const uint8_t *data, size_t len,
         }
         if (rc == 1) {
             shoal_msg msg;
+            int refused;
             shoal_frame_reader_msg(&c->reader, &msg);
+            /* the listener refused our request unread, and said why */
+            refused = c->replies++ == 0 ? shoal_refusal_status(&msg) : 0;
             if (c->on_reply != NULL)
                 c->on_reply(&msg, c->user);
             shoal_frame_reader_next(&c->reader);
+            if (refused != 0)
+                call_end(c, refused);
         }
     }
 }

@@ -200,7 +200,18 @@ void shoal_server_on_connection(uv_stream_t *listener, int status);
 void shoal_server_conn_closed(shoal_conn *c, int status);
 void shoal_server_free_held(shoal_node *node);
 
+/* What a node says before closing on a request it will not read: one ERRO
+ * reply whose text starts with one of these. A classic peer sees a plain
+ * ERRO; a shoal requester ends the request with the code it names. */
+#define SHOAL_REFUSED_SIZE "Message too large:"  /* SHOAL_EMSGSIZE */
+#define SHOAL_REFUSED_WIRE "Wrong wire:"         /* SHOAL_EWRONGWIRE */
+/* How multistream-select starts ("\x13/multistream/1.0.0\n"): a secure
+ * peer's dial, or its answer, read as a classic frame header. */
+#define SHOAL_MSS_START "\x13/mu"
+
 /* client.c */
+/* SHOAL_EMSGSIZE or SHOAL_EWRONGWIRE when reply is such a refusal, else 0. */
+int shoal_refusal_status(const shoal_msg *reply);
 void shoal_client_conn_closed(shoal_conn *c, int status);
 void shoal_client_conn_free(shoal_conn *c);
 

@@ -92,6 +92,51 @@ void shoal_req_run(shoal_req *req, const shoal_handler *h,
         shoal_conn_arm(req->conn);
 }
 
+/* A request we will not read: over max_message, or a secure (libp2p) dial
+ * on the classic wire. One ERRO saying why goes out before the close, so
+ * that the requester can tell it from a crash (a shoal requester ends with
+ * SHOAL_EMSGSIZE or SHOAL_EWRONGWIRE); what else comes is dropped. */
+static void refuse(shoal_conn *c, int wrong_wire)
+{
+    shoal_node *node = c->node;
+    char remote[64] = "?", text[SHOAL_ID_MAX + 96];
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        shoal_sockaddr_format((struct sockaddr *)&ss, remote, sizeof(remote));
+    node->stats.dropped++;
+    if (wrong_wire) {
+        snprintf(text, sizeof(text),
+                 SHOAL_REFUSED_WIRE " %s speaks the classic wire (HOST:PORT), "
+                                    "not libp2p",
+                 node->id);
+        SHOAL_LOG(&node->log, SHOAL_LOG_WARN,
+                  "wrong_wire remote=%s why=\"a secure (libp2p) dial on the "
+                  "classic wire\"",
+                  remote);
+    } else {
+        snprintf(text, sizeof(text),
+                 SHOAL_REFUSED_SIZE " %zu bytes, the limit is %zu",
+                 c->reader.len, node->cfg.max_message);
+        SHOAL_LOG(&node->log, SHOAL_LOG_WARN,
+                  "conn_drop remote=%s dir=in reason=message_too_large "
+                  "len=%zu limit=%zu",
+                  remote, c->reader.len, node->cfg.max_message);
+    }
+    c->reading = 0; /* the rest goes to the scratch buffer */
+    shoal_conn_release_input(c, 0);
+    if (shoal_conn_write(c, "ERRO", text, strlen(text)) < 0) {
+        shoal_conn_close(c, 0, NULL);
+        return;
+    }
+    c->finishing = 1;
+    if (c->writes == 0)
+        shoal_conn_close(c, 0, NULL);
+    else
+        shoal_conn_arm(c);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     shoal_conn *c = stream->data;
@@ -118,8 +163,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return; /* bytes after the one request: ignored */
     rc = shoal_frame_reader_commit(&c->reader, (size_t)nread);
     shoal_conn_progress(c);
+    if (c->reader.header_got == SHOAL_FRAME_HEADER &&
+        memcmp(c->reader.header, SHOAL_MSS_START, 4) == 0) {
+        refuse(c, 1);
+        return;
+    }
     if (rc < 0) {
-        shoal_conn_close(c, rc, "message_too_large");
+        refuse(c, 0);
         return;
     }
     if (rc == 1) {

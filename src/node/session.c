@@ -513,6 +513,37 @@ static const char *input_reason(int rc)
     }
 }
 
+/* Whether the remote's first bytes are a classic frame (a 4-byte type of
+ * letters and digits, NUL-padded) rather than multistream-select, whose
+ * first byte is 0x13 (the length of "/multistream/1.0.0\n"). */
+static int looks_classic(const uint8_t *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n && i < 4; i++) {
+        uint8_t c = p[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || (i > 0 && c == 0)))
+            return 0;
+    }
+    return n > 0;
+}
+
+/* The remote speaks the classic wire: a classic node answering our dial
+ * (its "Wrong wire:" refusal, say), or a classic request to us. */
+static void sess_wrong_wire(shoal_session *s)
+{
+    SHOAL_LOG(&s->node->log, SHOAL_LOG_WARN,
+              "wrong_wire peer=%s addr=%s dir=%s why=\"%s\"",
+              s->remote_id[0] ? s->remote_id : "?", s->remote_addr,
+              s->outbound ? "out" : "in",
+              s->outbound ? "a classic node answered: give it HOST:PORT"
+                          : "a classic request on the secure wire");
+    if (!s->outbound)
+        s->node->stats.dropped++;
+    shoal_session_close(s, SHOAL_EWRONGWIRE, NULL);
+}
+
 static void sess_on_read(uv_stream_t *stream, ssize_t nread,
                          const uv_buf_t *buf)
 {
@@ -526,6 +557,14 @@ static void sess_on_read(uv_stream_t *stream, ssize_t nread,
         shoal_session_close(s, nread == UV_EOF ? 0 : (int)nread,
                             nread == UV_EOF ? "remote_closed" : "read_failed");
         return;
+    }
+    if (!s->heard) {
+        s->heard = 1;
+        if (s->state == SESS_SECURING &&
+            looks_classic((const uint8_t *)buf->base, (size_t)nread)) {
+            sess_wrong_wire(s);
+            return;
+        }
     }
     rc = sess_input(s, (const uint8_t *)buf->base, (size_t)nread, &layer);
     if (s->closing)

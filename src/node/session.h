@@ -50,6 +50,7 @@ typedef struct shoal_session {
     int closing;
     int retiring;               /* a duplicate: no new streams, then close */
     int counted;                /* counted in node->stats.connections */
+    int heard;                  /* a byte came from the remote */
     unsigned streams_refused;   /* past max_streams, for the log */
     shoal_sess_state state;
     uint16_t port;              /* for a resolved dial */

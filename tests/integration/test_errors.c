@@ -164,6 +164,64 @@ static int request_status(net *t, size_t from, const char *addr,
                      shoal_strerror(w_), g_, shoal_strerror(g_));            \
     } while (0)
 
+/* ------------------------------------------------------------- wrong wire */
+
+/* A "HOST:PORT" request (the classic wire) to a secure node: the secure
+ * listener's multistream header came back and was read as a frame header
+ * announcing a 330 MB reply ("message too large"). */
+static void test_classic_request_to_secure_node(void **state)
+{
+    net t;
+    itest_call call;
+    char addr[64];
+    size_t classic, secure, target;
+
+    (void)state;
+    net_init(&t);
+    classic = net_add(&t, 1, 0);
+    secure = net_add(&t, 0, 0);
+    target = net_add(&t, 0, 0);
+    shoal_handle(t.node[target], "ECHO", on_echo, NULL);
+    hostport(&t, target, addr, sizeof(addr));
+
+    assert_status(request_status(&t, classic, addr, "hi", 2, &call),
+                  SHOAL_EWRONGWIRE);
+    assert_int_equal(call.count, 0);
+    itest_call_free(&call);
+    /* a secure node given HOST:PORT speaks the classic wire too */
+    assert_status(request_status(&t, secure, addr, "hi", 2, &call),
+                  SHOAL_EWRONGWIRE);
+    itest_call_free(&call);
+    assert_logged(&t.log[classic], "wrong_wire", addr);
+    net_free(&t);
+}
+
+/* A secure request (a multiaddr) to a classic node: the classic server read
+ * the multistream header as a frame of 1.8 GB and cut the connection ("end
+ * of file" or "connection reset by peer"). */
+static void test_secure_request_to_classic_node(void **state)
+{
+    net t;
+    itest_call call;
+    char addr[96];
+    size_t secure, classic;
+
+    (void)state;
+    net_init(&t);
+    secure = net_add(&t, 0, 0);
+    classic = net_add(&t, 1, 0);
+    shoal_handle(t.node[classic], "ECHO", on_echo, NULL);
+    snprintf(addr, sizeof(addr), "/ip4/127.0.0.1/tcp/%d",
+             shoal_node_port(t.node[classic]));
+
+    assert_status(request_status(&t, secure, addr, "hi", 2, &call),
+                  SHOAL_EWRONGWIRE);
+    itest_call_free(&call);
+    /* the classic node says what came */
+    assert_logged(&t.log[classic], "wrong_wire");
+    net_free(&t);
+}
+
 /* ----------------------------------------------------------- peer id */
 
 typedef struct opened {
@@ -235,6 +293,61 @@ static void test_peer_id_mismatch(void **state)
                   shoal_node_peer_id(t.node[c]),
                   shoal_node_peer_id(t.node[b]));
     net_free(&t);
+}
+
+/* --------------------------------------------------------- message size */
+
+/* A payload over the remote's max_message: the remote refuses it, and the
+ * refusal reaches the requester as SHOAL_EMSGSIZE on either wire; before,
+ * the remote cut the connection or reset the stream ("connection reset by
+ * peer", or "end of file"). Small (one write) and large (many) payloads. */
+static void oversize(int classic)
+{
+    static const size_t sizes[] = {4096, 300 * 1024, 8 * 1024 * 1024};
+    net t;
+    itest_call call;
+    char addr[256];
+    uint8_t *big = calloc(1, 8 * 1024 * 1024);
+    size_t a, b, i;
+
+    assert_non_null(big);
+    net_init(&t);
+    a = net_add(&t, classic, 0);
+    b = net_add(&t, classic, 1024);
+    shoal_handle(t.node[b], "ECHO", on_echo, NULL);
+    multiaddr(&t, b, addr, sizeof(addr));
+    if (classic)
+        hostport(&t, b, addr, sizeof(addr));
+
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        int st = request_status(&t, a, addr, big, sizes[i], &call);
+        if (st != SHOAL_EMSGSIZE)
+            fail_msg("%s, %zu bytes to a node taking 1024: expected "
+                     "SHOAL_EMSGSIZE, came %d (%s)",
+                     classic ? "classic" : "secure", sizes[i], st,
+                     shoal_strerror(st));
+        itest_call_free(&call);
+    }
+    /* what fits still goes through */
+    assert_status(request_status(&t, a, addr, big, 1024, &call), 0);
+    assert_int_equal(call.count, 1);
+    assert_int_equal(call.len[0], 1024);
+    itest_call_free(&call);
+    assert_logged(&t.log[b], "message_too_large");
+    free(big);
+    net_free(&t);
+}
+
+static void test_oversize_classic(void **state)
+{
+    (void)state;
+    oversize(1);
+}
+
+static void test_oversize_secure(void **state)
+{
+    (void)state;
+    oversize(0);
 }
 
 /* ------------------------------------------------------------- oneself */
@@ -420,6 +533,9 @@ static void test_join_status(void **state)
     assert_int_equal(j.added, 0);
     assert_int_equal(shoal_peer_count(t.node[a]), 0);
 
+    snprintf(addr, sizeof(addr), "/ip4/127.0.0.1/tcp/%d",
+             shoal_node_port(t.node[classic]));
+    assert_status(join(&t, a, addr, &j), SHOAL_EWRONGWIRE);
 
     multiaddr(&t, a, addr, sizeof(addr));
     assert_status(join(&t, a, addr, &j), SHOAL_ESELF);
@@ -436,7 +552,11 @@ static void test_join_status(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_classic_request_to_secure_node),
+        cmocka_unit_test(test_secure_request_to_classic_node),
         cmocka_unit_test(test_peer_id_mismatch),
+        cmocka_unit_test(test_oversize_classic),
+        cmocka_unit_test(test_oversize_secure),
         cmocka_unit_test(test_request_to_self),
         cmocka_unit_test(test_bad_address_says_why),
         cmocka_unit_test(test_join_status),
