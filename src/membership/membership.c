@@ -162,7 +162,7 @@ typedef struct step {
     int ok;
     int first;              /* the walk's start: its failure is the walk's */
     char refusal[128];      /* JOIN's ERRO text */
-    char addr[SHOAL_HOST_MAX + 32];
+    char addr[SHOAL_HOST_MAX + SHOAL_ID_MAX + 32]; /* the first: /p2p/ID */
     char host[SHOAL_HOST_MAX];
     uint16_t port;
     char id[SHOAL_ID_MAX];
@@ -172,6 +172,20 @@ typedef struct step {
 
 static void step_send(step *s);
 
+/* text, fit for a quoted log value: quotes, backslashes and control bytes
+ * become '?'; cut to size - 1. */
+static void quote(const char *text, char *out, size_t size)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < size && text[i] != '\0'; i++)
+        out[i] = text[i] == '"' || text[i] == '\\' ||
+                         (unsigned char)text[i] < 0x20 || text[i] == 0x7f
+                     ? '?'
+                     : text[i];
+    out[i] = '\0';
+}
+
 static void walk_release(walk *w)
 {
     size_t i;
@@ -180,13 +194,7 @@ static void walk_release(walk *w)
         return;
     if (w->status < 0) {
         char addr[sizeof(w->start)];
-        size_t j;
-        /* the address as given, fit for a quoted log value */
-        for (j = 0; w->start[j] != '\0'; j++)
-            addr[j] = w->start[j] == '"' || (unsigned char)w->start[j] < 0x20
-                          ? '?'
-                          : w->start[j];
-        addr[j] = '\0';
+        quote(w->start, addr, sizeof(addr));
         shoal_log(w->node, SHOAL_LOG_WARN,
                   "join_failed addr=\"%s\" why=\"%s\" error=%s", addr,
                   w->why[0] ? w->why : shoal_strerror(w->status),
@@ -304,7 +312,8 @@ static void step_on_reply(const shoal_msg *reply, void *user)
                               : sizeof(s->refusal) - 1;
             for (i = 0; i < n; i++)
                 s->refusal[i] = reply->data[i] < 0x20 || reply->data[i] > 0x7e ||
-                                        reply->data[i] == '"'
+                                        reply->data[i] == '"' ||
+                                        reply->data[i] == '\\'
                                     ? '?'
                                     : (char)reply->data[i];
             s->refusal[n] = '\0';
@@ -452,13 +461,30 @@ int shoal_join(shoal_node *node, const char *addr, int hops, shoal_join_cb cb,
     char host[SHOAL_HOST_MAX];
     unsigned port;
     walk *w;
+    const char *why = NULL;
+    int secure = shoal_node_peer_id(node) != NULL;
 
-    if (addr == NULL || hops <= 0 ||
-        (addr[0] == '/' ? shoal_node_peer_id(node) == NULL ||
-                              parse_multiaddr(addr, host, &port) < 0
-                        : shoal_node_peer_id(node) != NULL ||
-                              parse_hostport(addr, host, &port) < 0))
+    if (addr == NULL)
+        why = "no address (NULL)";
+    else if (hops <= 0)
+        why = "hops must be 1 or more";
+    else if (addr[0] == '/' && !secure)
+        why = "a multiaddr needs a secure node (classic: HOST:PORT)";
+    else if (addr[0] != '/' && secure)
+        why = "HOST:PORT needs a classic node (secure: /ip4/HOST/tcp/PORT)";
+    else if (addr[0] == '/' && parse_multiaddr(addr, host, &port) < 0)
+        why = "not /ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT, /p2p/ID after it "
+              "allowed";
+    else if (addr[0] != '/' && parse_hostport(addr, host, &port) < 0)
+        why = "not HOST:PORT with a port from 1 to 65535";
+    if (why != NULL) {
+        char text[SHOAL_HOST_MAX + SHOAL_ID_MAX + 32];
+        quote(addr != NULL ? addr : "(null)", text, sizeof(text));
+        shoal_log(node, SHOAL_LOG_WARN,
+                  "join_refused addr=\"%s\" why=\"%s\" error=%s", text, why,
+                  shoal_err_name(SHOAL_EBADADDR));
         return SHOAL_EBADADDR;
+    }
     if ((w = calloc(1, sizeof(*w))) == NULL)
         return SHOAL_ENOMEM;
     w->node = node;

@@ -80,12 +80,13 @@ static void log_clear(log_rec *r)
     r->count = 0;
 }
 
-/* Up to four nodes on one loop, each with its log recorded. */
+/* Up to five nodes on one loop, each with its log recorded. */
 typedef struct net {
     uv_loop_t loop;
-    shoal_node *node[4];
-    log_rec log[4];
+    shoal_node *node[5];
+    log_rec log[5];
     size_t n;
+    size_t max_peers;       /* for the nodes added next; 0: the default */
 } net;
 
 static void net_init(net *t)
@@ -108,6 +109,8 @@ static size_t net_add(net *t, int classic, size_t max_message)
     cfg.log_user = &t->log[i];
     if (max_message != 0)
         cfg.max_message = max_message;
+    if (t->max_peers != 0)
+        cfg.max_peers = t->max_peers;
     t->node[i] = itest_node_new(&t->loop, &cfg);
     return i;
 }
@@ -511,7 +514,7 @@ static void test_join_status(void **state)
     net t;
     joined j;
     char addr[256];
-    size_t a, b, c, classic;
+    size_t a, b, c, classic, full;
 
     (void)state;
     net_init(&t);
@@ -546,6 +549,25 @@ static void test_join_status(void **state)
     multiaddr(&t, b, addr, sizeof(addr));
     assert_status(join(&t, a, addr, &j), 0);
     assert_int_equal(j.added, 1);
+
+    /* a remote whose table is full refuses us: its ERRO is the reason */
+    t.max_peers = 1;
+    full = net_add(&t, 0, 0);
+    assert_int_equal(shoal_membership_enable(t.node[full]), 0);
+    multiaddr(&t, full, addr, sizeof(addr));
+    assert_status(join(&t, a, addr, &j), 0);
+    assert_status(join(&t, c, addr, &j), SHOAL_EFULL);
+    assert_logged(&t.log[c], "join_failed", "too many peers");
+
+    /* an address refused at once says why too */
+    assert_status(shoal_join(t.node[a], "127.0.0.1:4000", 2, on_joined, &j),
+                  SHOAL_EBADADDR);
+    assert_logged(&t.log[a], "join_refused", "addr=\"127.0.0.1:4000\"",
+                  "classic node");
+    assert_status(shoal_join(t.node[classic], "127.0.0.1:99999", 2, on_joined,
+                             &j),
+                  SHOAL_EBADADDR);
+    assert_logged(&t.log[classic], "join_refused", "port");
     net_free(&t);
 }
 
