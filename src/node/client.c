@@ -16,7 +16,7 @@ struct shoal_outreq {
     int freed;              /* both handles closed */
     int ended;
     int write_err;          /* the remote cut us off while we wrote */
-    size_t replies;
+    size_t replies;         /* complete replies so far */
     shoal_reply_cb on_reply;
     shoal_end_cb on_end;
     void *user;

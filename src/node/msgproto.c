@@ -287,7 +287,7 @@ typedef struct msg_call {
     uv_timer_t timer;
     int refs;               /* the timer's and the stream's */
     int ended;
-    size_t replies;
+    size_t replies;         /* complete replies so far */
     shoal_frame_reader reader;
     out_queue out;
     shoal_reply_cb on_reply;

@@ -570,9 +570,9 @@ static void sess_on_read(uv_stream_t *stream, ssize_t nread,
     if (s->closing)
         return;
     if (rc < 0) {
+        char proved[SHOAL_PEERID_TEXT_MAX] = ""; /* who answered instead */
         if (s->state == SESS_OPEN)
             sess_flush(s); /* a queued Go Away, if any, goes out first */
-        char proved[SHOAL_PEERID_TEXT_MAX] = "";
         if (rc == SHOAL_EPEERID && s->noise != NULL &&
             shoal_noise_proved_peer(s->noise) != NULL)
             shoal_peerid_format(shoal_noise_proved_peer(s->noise), proved,
