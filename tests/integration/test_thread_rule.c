@@ -147,9 +147,9 @@ static void never_check(shoal_node *n, size_t removed, void *u)
     (void)n, (void)removed, (void)u;
 }
 
-static void never_join(shoal_node *n, size_t added, void *u)
+static void never_join(shoal_node *n, int status, size_t added, void *u)
 {
-    (void)n, (void)added, (void)u;
+    (void)n, (void)status, (void)added, (void)u;
 }
 
 static void never_stream(shoal_stream *s, void *u) { (void)s, (void)u; }
