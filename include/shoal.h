@@ -330,13 +330,24 @@ void shoal_req_hold(shoal_req *req);
 SHOAL_EXTERN
 void shoal_req_done(shoal_req *req);
 
-/* The node serving req, and the requester's address ("HOST:PORT"; empty if
- * the connection closed before it was first asked for). Borrowed, lives
- * with req. */
+/* The node serving req. */
 SHOAL_EXTERN
 shoal_node *shoal_req_node(const shoal_req *req);
+/* Where the request came from: the remote end of its socket as the
+ * operating system reports it, taken when the request arrived. Classic:
+ * "HOST:PORT" ("[HOST]:PORT" for IPv6), e.g. "127.0.0.1:53412". Secure:
+ * the connection's remote end as a multiaddr, "/ip4/HOST/tcp/PORT" or
+ * "/ip6/...", without /p2p. For a connection the requester dialed the
+ * port is an ephemeral one, not an address to dial back. Behind a relay or
+ * NAT it is the last hop's address. Never NULL; borrowed, lives with req. */
 SHOAL_EXTERN
 const char *shoal_req_remote(const shoal_req *req);
+/* The requester's peer id ("12D3KooW..."), proved by the Noise handshake
+ * of its connection: a handler can authorize on it without trusting the
+ * payload. NULL on a classic node (its wire proves no identity). Borrowed,
+ * lives with req. */
+SHOAL_EXTERN
+const char *shoal_req_peer(const shoal_req *req);
 
 /* Client side: each reply, borrowed for the call. */
 typedef void (*shoal_reply_cb)(const shoal_msg *reply, void *user);

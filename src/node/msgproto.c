@@ -4,6 +4,7 @@
  * the server runs the handler for the type, writes its replies framed the
  * same way, and closes. So a handler serves classic and secure peers alike.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +153,11 @@ static void serve_dispatch(shoal_msgserve *ms)
     req->node = node;
     req->ms = ms;
     ms->req = req;
+    /* kept in req: a held request outlives its stream */
+    snprintf(req->remote, sizeof(req->remote), "%s",
+             shoal_stream_remote_addr(ms->stream));
+    snprintf(req->peer, sizeof(req->peer), "%s",
+             shoal_stream_peer(ms->stream));
     shoal_frame_reader_msg(&ms->reader, &msg);
     shoal_req_run(req, h, &msg);
     shoal_frame_reader_free(&ms->reader); /* the payload was the handler's */
@@ -274,10 +280,6 @@ void shoal_msgserve_finish(shoal_msgserve *ms)
     serve_close_if_done(ms);
 }
 
-const char *shoal_msgserve_remote(const shoal_msgserve *ms)
-{
-    return ms->stream != NULL ? shoal_stream_remote_addr(ms->stream) : "";
-}
 
 /* ------------------------------------------------------------- client */
 

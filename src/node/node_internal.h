@@ -53,7 +53,8 @@ struct shoal_req {
     shoal_msgserve *ms;     /* secure: NULL once the stream is gone */
     shoal_node *node;
     shoal_link link;        /* in node->held while held */
-    char remote[SHOAL_HOST_MAX + 32];
+    char remote[SHOAL_HOST_MAX + 32]; /* filled when the request arrives */
+    char peer[128];         /* secure: the Noise-proven id; classic: "" */
     int held;
     int done;
     int in_handler;
@@ -194,7 +195,6 @@ void shoal_req_run(shoal_req *req, const shoal_handler *h,
 int shoal_msgserve_reply(shoal_msgserve *ms, const char *type,
                          const void *data, size_t len);
 void shoal_msgserve_finish(shoal_msgserve *ms);
-const char *shoal_msgserve_remote(const shoal_msgserve *ms);
 
 void shoal_server_on_connection(uv_stream_t *listener, int status);
 void shoal_server_conn_closed(shoal_conn *c, int status);
