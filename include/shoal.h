@@ -217,23 +217,38 @@ int shoal_node_new(shoal_node **out, uv_loop_t *loop, const shoal_config *cfg);
 SHOAL_EXTERN
 int shoal_node_run(shoal_node *node);
 
-/* Asks the node to stop: closes the listener and every connection, ends
- * outstanding requests with SHOAL_ECANCELED, stops timers. Any thread. */
+/* Asks the node to stop: closes the listeners and every connection, ends
+ * outstanding requests with SHOAL_ECANCELED, stops timers. From then on,
+ * calls that would start work on the node (shoal_request*,
+ * shoal_stream_open, shoal_timer_start, shoal_handle, shoal_post, ...)
+ * return SHOAL_ECANCELED, until it is freed. It takes effect on the loop
+ * thread, the next time the loop runs. Any thread. */
 SHOAL_EXTERN
 void shoal_node_stop(shoal_node *node);
 
 typedef void (*shoal_close_cb)(shoal_node *node, void *user);
 
-/* For a node on an application's loop: stops it and frees it. cb (may be
- * NULL) runs on the loop once every handle of the node has closed; the node
- * must not be used in it and is freed when cb returns. */
+/* Stops the node and releases it. cb (may be NULL) runs on the loop once
+ * every handle of the node has closed; the node must not be used in it.
+ * A node on an application's loop is freed when cb returns; a node with
+ * its own loop is freed by shoal_node_free(), which must still be called
+ * (and runs the loop to the end of the close, cb included). Calling this
+ * again before cb has run does nothing more (the first cb stands), and so
+ * does shoal_node_free() on a node of an application's loop. Once cb has
+ * returned the node is gone: calling this, or anything else, on it then is
+ * a use of freed memory that the library cannot detect. Held requests
+ * (shoal_req_hold) live until cb, then go with the node. Loop thread; a
+ * handler or a callback of the node may call it. */
 SHOAL_EXTERN
 void shoal_node_close(shoal_node *node, shoal_close_cb cb, void *user);
 
 /* Stops the node if needed and frees it. A node with its own loop is freed
  * before this returns, loop included; call it when the loop is not running
- * (after shoal_node_run() returns). A node on an application's loop is
- * freed as by shoal_node_close(node, NULL, NULL). */
+ * (after shoal_node_run() returns), once the application has closed any
+ * handles of its own on that loop. A node on an application's loop is
+ * freed as by shoal_node_close(node, NULL, NULL) (nothing more if it is
+ * closing already). Not twice, and not after the close callback: the node
+ * is gone then. */
 SHOAL_EXTERN
 void shoal_node_free(shoal_node *node);
 
@@ -294,23 +309,37 @@ typedef struct shoal_msg {
     size_t len;
 } shoal_msg;
 
-/* An incoming request being served. */
+/* An incoming request being served. It is valid during the handler, and
+ * after it only when the handler called shoal_req_hold(): then until
+ * shoal_req_done() or the node's end (its close callback, or
+ * shoal_node_free). A request the handler did not hold is freed when the
+ * handler returns, and one ended with shoal_req_done() when that returns
+ * (or, inside the handler, when the handler returns): any call with it
+ * after that is a use of freed memory, which the library cannot detect.
+ * What it can tell, it refuses: see shoal_reply(). */
 typedef struct shoal_req shoal_req;
 
 /* Handler for one message type. It may call shoal_reply() any number of
  * times. When it returns, the request ends (replies are flushed, then the
- * connection closes) unless it called shoal_req_hold(). */
+ * connection closes) unless it called shoal_req_hold(): req is invalid
+ * after the handler returns unless held. */
 typedef void (*shoal_handler_cb)(shoal_req *req, const shoal_msg *msg,
                                  void *user);
 
 /* Registers cb for type, replacing any earlier handler for it; cb NULL
- * removes it. A message of a type with no handler is closed unanswered. */
+ * removes it. A message of a type with no handler is closed unanswered.
+ * Registering on a node that is stopping or closing returns
+ * SHOAL_ECANCELED; removing is always fine. */
 SHOAL_EXTERN
 int shoal_handle(shoal_node *node, const char *type, shoal_handler_cb cb,
                  void *user);
 
 /* Sends one reply. Data is copied. Returns SHOAL_ECLOSED if the requester is
- * gone, SHOAL_ENOBUFS if max_pending_output bytes are already queued. */
+ * gone (its connection or stream closed, or a deadline ended it) or the
+ * request was ended already by shoal_req_done() inside the handler,
+ * SHOAL_ECANCELED if the node is stopping or closing (a held request stays
+ * valid until the node's end), SHOAL_ENOBUFS if max_pending_output bytes
+ * are already queued. */
 SHOAL_EXTERN
 int shoal_reply(shoal_req *req, const char *type, const void *data,
                 size_t len);
@@ -323,10 +352,17 @@ int shoal_replyf(shoal_req *req, const char *type, const char *fmt, ...)
     ;
 
 /* Keeps the request open after the handler returns, to reply later; end it
- * with shoal_req_done(). The node ends it with the request deadline. */
+ * with shoal_req_done(). On a classic node the request deadline
+ * (request_timeout_ms) closes its connection; the request itself stays
+ * until shoal_req_done() (replies are then refused with SHOAL_ECLOSED).
+ * Every held request must be ended with shoal_req_done(), unless the node
+ * goes first: then it goes with the node. */
 SHOAL_EXTERN
 void shoal_req_hold(shoal_req *req);
-/* Ends a held request: flushes replies and closes. req is gone after. */
+/* Ends a request: flushes replies and closes. In the handler, it ends when
+ * the handler returns (replies after this are refused, a second call does
+ * nothing); after the handler (held), req is gone when this returns. Fine
+ * on a request whose requester left or whose node is closing. */
 SHOAL_EXTERN
 void shoal_req_done(shoal_req *req);
 
@@ -532,7 +568,10 @@ typedef struct shoal_stream_cbs {
     /* After SHOAL_ENOBUFS from shoal_stream_write(): room again. */
     void (*writable)(shoal_stream *s, void *user);
     /* The stream is over: 0 when both sides closed it, else why (reset,
-     * connection lost, node stopping). s is freed when this returns. */
+     * connection lost, node stopping). Inside it, calls with s are
+     * refused (write and close: SHOAL_ECLOSED; reset, set_cbs: nothing).
+     * s is freed when this returns: any call with it after that is a use
+     * of freed memory, which the library cannot detect. */
     void (*closed)(shoal_stream *s, int status, void *user);
 } shoal_stream_cbs;
 
@@ -548,7 +587,9 @@ typedef void (*shoal_protocol_cb)(shoal_stream *s, void *user);
 typedef void (*shoal_stream_open_cb)(shoal_stream *s, int status,
                                      void *user);
 
-/* Serves protocol_id (copied) with cb; cb NULL removes it. At most 32. */
+/* Serves protocol_id (copied) with cb; cb NULL removes it. At most 32.
+ * Registering on a node that is stopping or closing returns
+ * SHOAL_ECANCELED; removing is always fine. */
 SHOAL_EXTERN
 int shoal_protocol_handle(shoal_node *node, const char *protocol_id,
                           shoal_protocol_cb cb, void *user);
@@ -559,7 +600,8 @@ int shoal_protocol_handle(shoal_node *node, const char *protocol_id,
  * (addr is no multiaddr we dial), SHOAL_ESELF (its /p2p/ id is ours),
  * SHOAL_EINVAL (no cb, a protocol id empty or too long, a classic node),
  * each said on a WARN line naming the argument and what is wrong with it
- * ("stream_open_refused addr=... why=..."). */
+ * ("stream_open_refused addr=... why=..."), or SHOAL_ECANCELED when the
+ * node is stopping or closing. */
 SHOAL_EXTERN
 int shoal_stream_open(shoal_node *node, const char *addr,
                       const char *protocol_id, shoal_stream_open_cb cb,
@@ -571,7 +613,7 @@ void shoal_stream_set_cbs(shoal_stream *s, const shoal_stream_cbs *cbs,
 
 /* Queues data (copied), all or nothing: SHOAL_ENOBUFS when it does not fit,
  * and then writable() follows when there is room again; SHOAL_ECLOSED after
- * close or reset. */
+ * close or reset, and inside closed(). */
 SHOAL_EXTERN
 int shoal_stream_write(shoal_stream *s, const void *data, size_t len);
 /* Bytes a write would take now. */
@@ -687,7 +729,8 @@ int shoal_perf(shoal_node *node, const char *addr, uint64_t upload,
  * Stabilizers: a callback every interval_ms on the loop. A timer ticks
  * until shoal_timer_stop() or the node stops; its memory lives until
  * shoal_timer_stop() or the node is freed, so stopping it after the node has
- * stopped is fine.
+ * stopped is fine. Starting one on a stopping or closing node returns
+ * SHOAL_ECANCELED (and *out is NULL).
  */
 typedef struct shoal_timer shoal_timer;
 typedef void (*shoal_timer_cb)(shoal_node *node, void *user);

@@ -92,8 +92,8 @@ int shoal_node_listen(shoal_node *node, const char *listen)
     shoal_addr a;
     int rc;
 
-    if (node->stopped)
-        return SHOAL_ECANCELED;
+    if ((rc = shoal_node_ending(node)) < 0)
+        return rc;
     if (node->nlisteners == SHOAL_LISTEN_MAX)
         return SHOAL_EFULL;
     if ((rc = shoal_addr_parse(listen, &a)) < 0)
@@ -269,7 +269,8 @@ int shoal_node_new(shoal_node **out, uv_loop_t *loop, const shoal_config *cfg)
 /* ------------------------------------------------------------- stopping */
 
 /* Every node-level handle (listener, async, signals, timers) ends here.
- * When the last one is gone, a closing node releases its memory. */
+ * When the last one is gone, a closing node releases its memory, held
+ * requests included (the header says they go with them). */
 static void node_handle_gone(shoal_node *node)
 {
     shoal_close_cb cb;
@@ -277,18 +278,19 @@ static void node_handle_gone(shoal_node *node)
 
     if (--node->handles != 0 || !node->closing)
         return;
+    shoal_server_free_held(node);
     shoal_peertable_free(&node->peers);
     free(node->handlers);
     node->handlers = NULL;
     shoal_secure_free(node);
     uv_mutex_destroy(&node->post_lock);
-    if (node->owns_loop)
-        return; /* shoal_node_free() closes the loop, then frees */
     cb = node->close_cb;
     user = node->close_user;
+    node->close_cb = NULL;
     if (cb != NULL)
         cb(node, user);
-    free(node);
+    if (!node->owns_loop) /* else shoal_node_free() closes the loop, frees */
+        free(node);
 }
 
 static void on_node_handle_closed(uv_handle_t *h)
@@ -425,17 +427,21 @@ void shoal_node_close(shoal_node *node, shoal_close_cb cb, void *user)
 {
     SHOAL_LOOP_ONLY(node);
     if (node->closing)
-        return;
+        return; /* the first close's callback stands */
     stop_now(node);
     node->closing = 1;
     node->close_cb = cb;
     node->close_user = user;
-    shoal_server_free_held(node);
     while (node->timers.next != &node->timers)
         shoal_timer_stop(SHOAL_CONTAINER(node->timers.next, shoal_timer,
                                          link));
     uv_close((uv_handle_t *)&node->async, on_node_handle_closed);
     uv_close((uv_handle_t *)&node->prepare, on_node_handle_closed);
+}
+
+int shoal_node_ending(const shoal_node *node)
+{
+    return node->stopped || node->closing ? SHOAL_ECANCELED : 0;
 }
 
 void shoal_node_free(shoal_node *node)
@@ -538,7 +544,11 @@ int shoal_handle(shoal_node *node, const char *type, shoal_handler_cb cb,
     SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_handler *h, *grown;
     char norm[5] = {0};
+    int rc;
 
+    /* nothing new on a node that ends; removing stays fine (teardown) */
+    if (cb != NULL && (rc = shoal_node_ending(node)) < 0)
+        return rc;
     if (shoal_type_normalize(type, norm) < 0)
         return SHOAL_EINVAL;
     h = (shoal_handler *)shoal_node_handler(node, norm);
@@ -687,10 +697,12 @@ int shoal_timer_start(shoal_node *node, uint32_t interval_ms,
     SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     shoal_timer *t;
 
+    if (out != NULL)
+        *out = NULL;
+    if (shoal_node_ending(node) < 0)
+        return SHOAL_ECANCELED;
     if (cb == NULL || interval_ms == 0)
         return SHOAL_EINVAL;
-    if (node->stopped)
-        return SHOAL_ECANCELED;
     t = calloc(1, sizeof(*t));
     if (t == NULL)
         return SHOAL_ENOMEM;

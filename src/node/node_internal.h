@@ -161,6 +161,9 @@ void shoal_node_peer_event(shoal_node *node, int kind, const char *id,
 const shoal_handler *shoal_node_handler(const shoal_node *node,
                                         const char *type);
 void shoal_node_handle_closed(uv_handle_t *h);
+/* SHOAL_ECANCELED once the node is stopping or closing (nothing new may
+ * start on it), else 0. */
+int shoal_node_ending(const shoal_node *node);
 
 /* thread.c: the loop's thread is the calling one; running 0 when the
  * loop has stopped (shoal_node_run returned) */

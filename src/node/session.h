@@ -89,6 +89,7 @@ struct shoal_stream {
     void *open_user;
     int nego_err;               /* why the negotiation failed */
     int reset;                  /* reset by us: no more callbacks */
+    int over;                   /* closed() runs: the stream is gone */
 };
 
 /* The node's secure side, kept in shoal_node. */

@@ -174,6 +174,7 @@ static void on_closed(shoal_yamux_stream *ys, int status, void *user)
             s->open_cb(NULL, s->nego_err ? s->nego_err : status,
                        s->open_user);
     } else if (s->cbs.closed != NULL) {
+        s->over = 1; /* inside closed(): every call is refused */
         s->cbs.closed(s, status, s->user);
     }
     shoal_session_stream_ended(s->sess);
@@ -291,11 +292,11 @@ int shoal_stream_open_as(shoal_node *node, const char *addr,
     size_t plen;
     int rc;
 
+    if ((rc = shoal_node_ending(node)) < 0)
+        return rc;
     if (node->secure == NULL)
         return open_refused(node, caller, SHOAL_EINVAL, addr, protocol_id,
                             "a classic node has no streams");
-    if (node->stopped || node->closing)
-        return SHOAL_ECANCELED;
     if (cb == NULL)
         return open_refused(node, caller, SHOAL_EINVAL, addr, protocol_id,
                             "cb is NULL");
@@ -349,6 +350,8 @@ void shoal_stream_set_cbs(shoal_stream *s, const shoal_stream_cbs *cbs,
                           void *user)
 {
     SHOAL_LOOP_ONLY(s->sess->node);
+    if (s->over)
+        return;
     s->cbs = *cbs;
     s->user = user;
 }
@@ -358,7 +361,7 @@ int shoal_stream_write(shoal_stream *s, const void *data, size_t len)
     SHOAL_LOOP_ONLY(s->sess->node, SHOAL_EBUSY);
     int rc;
 
-    if (s->reset)
+    if (s->reset || s->over)
         return SHOAL_ECLOSED;
     rc = shoal_yamux_stream_write(s->ys, data, len, NULL);
     if (rc == 0)
@@ -369,7 +372,7 @@ int shoal_stream_write(shoal_stream *s, const void *data, size_t len)
 size_t shoal_stream_write_space(const shoal_stream *s)
 {
     SHOAL_LOOP_ONLY(s->sess->node, 0);
-    return s->reset ? 0 : shoal_yamux_stream_write_space(s->ys);
+    return s->reset || s->over ? 0 : shoal_yamux_stream_write_space(s->ys);
 }
 
 int shoal_stream_close(shoal_stream *s)
@@ -377,7 +380,7 @@ int shoal_stream_close(shoal_stream *s)
     SHOAL_LOOP_ONLY(s->sess->node, SHOAL_EBUSY);
     int rc;
 
-    if (s->reset)
+    if (s->reset || s->over)
         return SHOAL_ECLOSED;
     rc = shoal_yamux_stream_close(s->ys);
     shoal_session_kick(s->sess);
@@ -387,7 +390,7 @@ int shoal_stream_close(shoal_stream *s)
 void shoal_stream_reset(shoal_stream *s)
 {
     SHOAL_LOOP_ONLY(s->sess->node);
-    if (s->reset)
+    if (s->reset || s->over)
         return;
     s->reset = 1;
     shoal_yamux_stream_reset(s->ys);
@@ -422,6 +425,8 @@ int shoal_protocol_handle(shoal_node *node, const char *protocol_id,
     size_t len;
     int i, added;
 
+    if (cb != NULL && (i = shoal_node_ending(node)) < 0)
+        return i; /* nothing new on a node that ends; removing is fine */
     if (sec == NULL || protocol_id == NULL ||
         (len = strlen(protocol_id)) == 0 || len > SHOAL_MSS_PROTO_MAX)
         return SHOAL_EINVAL;

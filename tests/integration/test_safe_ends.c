@@ -1,5 +1,8 @@
 /* The requester's identity and the safe ends of the API: shoal_req_peer
- * and shoal_req_remote in both modes. Nodes on loopback. */
+ * and shoal_req_remote in both modes; a node closed twice, closed from a
+ * handler, freed after a close; requests used after they ended or while
+ * their node closes; streams used inside closed(); calls on a stopped
+ * node. Nodes on loopback. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -157,11 +160,458 @@ static void test_req_peer_classic(void **state)
     pair_down(&p);
 }
 
+/* ------------------------------------------------------------ node ends */
+
+static void test_close_twice(void **state)
+{
+    uv_loop_t loop;
+    shoal_config cfg;
+    shoal_node *n;
+    int closed = 0, other = 0;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    pair_config(&cfg, 0);
+    n = itest_node_new(&loop, &cfg);
+    shoal_node_close(n, on_closed_flag, &closed);
+    shoal_node_close(n, on_closed_flag, &other); /* ignored */
+    shoal_node_free(n);                          /* ignored too */
+    assert_true(itest_run_until(&loop, itest_int_nonzero, &closed, 5000));
+    uv_run(&loop, UV_RUN_NOWAIT);
+    if (closed != 1 || other != 0)
+        fail_msg("expected the first close's callback once and no other; "
+                 "got %d and %d", closed, other);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A node with its own loop: shoal_node_close reports through its callback,
+ * then shoal_node_free frees it. */
+static void test_own_loop_close_then_free(void **state)
+{
+    shoal_config cfg;
+    shoal_node *n;
+    int closed = 0;
+
+    (void)state;
+    pair_config(&cfg, 0);
+    n = itest_node_new(NULL, &cfg);
+    shoal_node_close(n, on_closed_flag, &closed);
+    shoal_node_close(n, on_closed_flag, &closed);
+    shoal_node_free(n);
+    if (closed != 1)
+        fail_msg("expected the close callback once by the end of "
+                 "shoal_node_free; got %d", closed);
+}
+
+static void on_close_self(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    (void)msg;
+    shoal_node_close(shoal_req_node(req), on_closed_flag, user);
+    /* the node is closing: the reply is refused, nothing crashes */
+    assert_int_equal(shoal_reply(req, "NO", "x", 1), SHOAL_ECANCELED);
+}
+
+/* A handler closes its own node (a "quit" command). */
+static void close_from_handler(int classic)
+{
+    pair p;
+    itest_call call;
+
+    (void)classic;
+    pair_up(&p, classic);
+    assert_int_equal(shoal_handle(p.a, "QUIT", on_close_self, &p.a_closed),
+                     0);
+    request(&p, "QUIT", "", 0, &call);
+    wait_end(&p, &call);
+    assert_int_equal(call.count, 0);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &p.a_closed,
+                                5000));
+    p.a = NULL;
+    itest_call_free(&call);
+    pair_down(&p);
+}
+
+static void test_close_from_handler_secure(void **state)
+{
+    (void)state;
+    close_from_handler(0);
+}
+
+static void test_close_from_handler_classic(void **state)
+{
+    (void)state;
+    close_from_handler(1);
+}
+
+/* ---------------------------------------------------------- request ends */
+
+static int ptr_set(void *arg)
+{
+    return *(void *volatile *)arg != NULL;
+}
+
+typedef struct held {
+    shoal_req *req;
+    int after_done;     /* shoal_reply after shoal_req_done, in the handler */
+} held;
+
+static void on_done_then_reply(shoal_req *req, const shoal_msg *msg,
+                               void *user)
+{
+    held *h = user;
+
+    (void)msg;
+    assert_int_equal(shoal_reply(req, "ONE", "1", 1), 0);
+    shoal_req_done(req);
+    h->after_done = shoal_reply(req, "TWO", "2", 1);
+    shoal_req_done(req); /* twice: nothing more */
+}
+
+static void reply_after_done(int classic)
+{
+    pair p;
+    held h = {0};
+    itest_call call;
+
+    pair_up(&p, classic);
+    assert_int_equal(shoal_handle(p.a, "DONE", on_done_then_reply, &h), 0);
+    request(&p, "DONE", "", 0, &call);
+    wait_end(&p, &call);
+    if (h.after_done != SHOAL_ECLOSED)
+        fail_msg("expected shoal_reply after shoal_req_done to return "
+                 "SHOAL_ECLOSED; got %d (%s)", h.after_done,
+                 shoal_strerror(h.after_done));
+    if (call.status != 0 || call.count != 1)
+        fail_msg("expected one reply and a clean end; got %zu replies, "
+                 "status %d", call.count, call.status);
+    itest_call_free(&call);
+    pair_down(&p);
+}
+
+static void test_reply_after_done_secure(void **state)
+{
+    (void)state;
+    reply_after_done(0);
+}
+
+static void test_reply_after_done_classic(void **state)
+{
+    (void)state;
+    reply_after_done(1);
+}
+
+static void on_hold(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    held *h = user;
+
+    (void)msg;
+    shoal_req_hold(req);
+    h->req = req;
+}
+
+/* The requester gives up (its deadline); the held request's connection
+ * goes; replying then is refused, ending it is fine. */
+static void held_requester_gone(int classic)
+{
+    pair p;
+    held h = {0};
+    itest_call call;
+    int rc;
+
+    /* A classic requester that leaves is not noticed until the server
+     * writes; the server's own deadline ends the connection instead. */
+    pair_up_timeout(&p, classic, classic ? 200 : 0);
+    assert_int_equal(shoal_handle(p.a, "HOLD", on_hold, &h), 0);
+    request(&p, "HOLD", "", 200, &call);
+    wait_end(&p, &call);
+    assert_non_null(h.req);
+    /* the server's side of it ends soon after */
+    {
+        uint64_t until = itest_now_ms() + 5000;
+        while ((rc = shoal_reply(h.req, "LATE", "x", 1)) == 0 &&
+               itest_now_ms() < until)
+            uv_run(&p.loop, UV_RUN_ONCE);
+    }
+    if (rc != SHOAL_ECLOSED)
+        fail_msg("expected SHOAL_ECLOSED replying to a held request whose "
+                 "requester left; got %d (%s)", rc, shoal_strerror(rc));
+    shoal_req_done(h.req);
+    itest_call_free(&call);
+    pair_down(&p);
+}
+
+static void test_held_requester_gone_secure(void **state)
+{
+    (void)state;
+    held_requester_gone(0);
+}
+
+static void test_held_requester_gone_classic(void **state)
+{
+    (void)state;
+    held_requester_gone(1);
+}
+
+/* The server closes while a request is held: until the close callback the
+ * request is still valid, replies are refused with SHOAL_ECANCELED, and
+ * shoal_req_done works; one never ended is freed with the node. */
+static void held_node_closing(int classic, int end_it)
+{
+    pair p;
+    held h = {0};
+    itest_call call;
+    int rc;
+
+    pair_up(&p, classic);
+    assert_int_equal(shoal_handle(p.a, "HOLD", on_hold, &h), 0);
+    request(&p, "HOLD", "", 0, &call);
+    assert_true(itest_run_until(&p.loop, ptr_set, &h.req, 5000));
+    shoal_node_close(p.a, on_closed_flag, &p.a_closed);
+    rc = shoal_reply(h.req, "LATE", "x", 1);
+    if (rc != SHOAL_ECANCELED)
+        fail_msg("expected SHOAL_ECANCELED replying while the node closes; "
+                 "got %d (%s)", rc, shoal_strerror(rc));
+    assert_int_equal(shoal_replyf(h.req, "LATE", "%d", 1), SHOAL_ECANCELED);
+    if (end_it)
+        shoal_req_done(h.req);
+    p.a = NULL;
+    wait_end(&p, &call);
+    assert_int_equal(call.count, 0); /* the classic wire ends with a close */
+    itest_call_free(&call);
+    pair_down(&p);
+}
+
+static void test_held_node_closing_secure(void **state)
+{
+    (void)state;
+    held_node_closing(0, 1);
+    held_node_closing(0, 0);
+}
+
+static void test_held_node_closing_classic(void **state)
+{
+    (void)state;
+    held_node_closing(1, 1);
+    held_node_closing(1, 0);
+}
+
+/* ------------------------------------------------------------ stream ends */
+
+typedef struct stream_probe {
+    int opened, closed;
+    int write_rc, close_rc;
+    size_t space;
+} stream_probe;
+
+static void probe_closed(shoal_stream *s, int status, void *user)
+{
+    static const shoal_stream_cbs none = {0};
+    stream_probe *p = user;
+
+    (void)status;
+    p->closed++;
+    p->write_rc = shoal_stream_write(s, "x", 1);
+    p->close_rc = shoal_stream_close(s);
+    p->space = shoal_stream_write_space(s);
+    shoal_stream_reset(s);
+    shoal_stream_set_cbs(s, &none, NULL);
+    shoal_stream_reset(s);
+}
+
+static void probe_open(shoal_stream *s, int status, void *user)
+{
+    static const shoal_stream_cbs cbs = {.closed = probe_closed};
+    stream_probe *p = user;
+
+    assert_int_equal(status, 0);
+    p->opened = 1;
+    shoal_stream_set_cbs(s, &cbs, p);
+    shoal_stream_reset(s);
+    /* reset: everything after is refused */
+    assert_int_equal(shoal_stream_write(s, "x", 1), SHOAL_ECLOSED);
+    assert_int_equal(shoal_stream_close(s), SHOAL_ECLOSED);
+    assert_int_equal(shoal_stream_write_space(s), 0);
+}
+
+static void on_echo_stream(shoal_stream *s, void *user)
+{
+    static const shoal_stream_cbs cbs = {0};
+
+    (void)user;
+    shoal_stream_set_cbs(s, &cbs, NULL);
+}
+
+static void test_stream_in_closed(void **state)
+{
+    pair p;
+    stream_probe probe = {0};
+
+    (void)state;
+    pair_up(&p, 0);
+    assert_int_equal(shoal_protocol_handle(p.a, "/test/probe/1", on_echo_stream,
+                                           NULL),
+                     0);
+    assert_int_equal(shoal_stream_open(p.b, p.a_addr, "/test/probe/1",
+                                       probe_open, &probe),
+                     0);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &probe.closed,
+                                5000));
+    if (probe.write_rc != SHOAL_ECLOSED || probe.close_rc != SHOAL_ECLOSED ||
+        probe.space != 0)
+        fail_msg("expected write and close refused with SHOAL_ECLOSED and "
+                 "no room inside closed(); got %d, %d, %zu", probe.write_rc,
+                 probe.close_rc, probe.space);
+    assert_int_equal(probe.closed, 1);
+    pair_down(&p);
+}
+
+/* ------------------------------------------------ calls on a closing node */
+
+static void never(shoal_node *n, void *user)
+{
+    (void)n;
+    (void)user;
+    fail_msg("expected no callback from a call refused on a closing node");
+}
+
+static void never_req(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    (void)req;
+    (void)msg;
+    never(NULL, user);
+}
+
+static void never_open(shoal_stream *s, int status, void *user)
+{
+    (void)s;
+    (void)status;
+    never(NULL, user);
+}
+
+static void never_end(int status, void *user)
+{
+    (void)status;
+    never(NULL, user);
+}
+
+static void never_stream(shoal_stream *s, void *user)
+{
+    (void)s;
+    never(NULL, user);
+}
+
+static void never_ping(shoal_node *n, int status, uint64_t rtt, void *user)
+{
+    (void)status;
+    (void)rtt;
+    never(n, user);
+}
+
+static void never_identify(shoal_node *n, int status,
+                           const shoal_identify_info *info, void *user)
+{
+    (void)status;
+    (void)info;
+    never(n, user);
+}
+
+static void never_verified(shoal_node *n, int status, const char *id,
+                           void *user)
+{
+    (void)status;
+    (void)id;
+    never(n, user);
+}
+
+static void never_check(shoal_node *n, size_t removed, void *user)
+{
+    (void)removed;
+    never(n, user);
+}
+
+#define EXPECT_CANCELED(call)                                              \
+    do {                                                                   \
+        int rc_ = (call);                                                  \
+        if (rc_ != SHOAL_ECANCELED)                                        \
+            fail_msg("expected SHOAL_ECANCELED from %s on a %s node; got " \
+                     "%d (%s)", #call, what, rc_, shoal_strerror(rc_));    \
+    } while (0)
+
+/* Every call that would start work on n, which is closing or stopped. */
+static void expect_refused(shoal_node *n, const char *addr, const char *what)
+{
+    shoal_timer *t = NULL;
+
+    EXPECT_CANCELED(shoal_request(n, addr, "PING", "", 0, 0, NULL, never_end,
+                                  NULL));
+    EXPECT_CANCELED(shoal_stream_open(n, addr, "/x/1", never_open, NULL));
+    EXPECT_CANCELED(shoal_timer_start(n, 10, never, NULL, &t));
+    assert_null(t);
+    EXPECT_CANCELED(shoal_handle(n, "NEW", never_req, NULL));
+    EXPECT_CANCELED(shoal_protocol_handle(n, "/x/1", never_stream, NULL));
+    EXPECT_CANCELED(shoal_node_listen(n, "/ip4/127.0.0.1/tcp/0"));
+    EXPECT_CANCELED(shoal_post(n, never, NULL));
+    EXPECT_CANCELED(shoal_ping(n, addr, 1000, never_ping, NULL));
+    EXPECT_CANCELED(shoal_identify(n, addr, 1000, never_identify, NULL));
+    EXPECT_CANCELED(shoal_peer_add_verified(n, addr, 1000, never_verified,
+                                            NULL));
+    EXPECT_CANCELED(shoal_peers_check(n, never_check, NULL));
+}
+
+static void test_calls_on_closing_node(void **state)
+{
+    pair p;
+
+    (void)state;
+    pair_up(&p, 0);
+    shoal_node_close(p.b, on_closed_flag, &p.b_closed);
+    expect_refused(p.b, p.a_addr, "closing");
+    p.b = NULL;
+    pair_down(&p);
+}
+
+static void stop_on_tick(shoal_node *n, void *user)
+{
+    (void)user;
+    shoal_node_stop(n);
+}
+
+/* A node with its own loop, stopped and run out: what would start work is
+ * refused until shoal_node_free. */
+static void test_calls_on_stopped_node(void **state)
+{
+    shoal_config cfg;
+    shoal_node *n;
+    char addr[512];
+
+    (void)state;
+    pair_config(&cfg, 0);
+    n = itest_node_new(NULL, &cfg);
+    assert_int_equal(shoal_node_addr(n, addr, sizeof(addr)), 0);
+    assert_int_equal(shoal_timer_start(n, 1, stop_on_tick, NULL, NULL), 0);
+    assert_int_equal(shoal_node_run(n), 0);
+    expect_refused(n, addr, "stopped");
+    shoal_node_free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_req_peer_secure),
         cmocka_unit_test(test_req_peer_classic),
+        cmocka_unit_test(test_close_twice),
+        cmocka_unit_test(test_own_loop_close_then_free),
+        cmocka_unit_test(test_close_from_handler_secure),
+        cmocka_unit_test(test_close_from_handler_classic),
+        cmocka_unit_test(test_reply_after_done_secure),
+        cmocka_unit_test(test_reply_after_done_classic),
+        cmocka_unit_test(test_held_requester_gone_secure),
+        cmocka_unit_test(test_held_requester_gone_classic),
+        cmocka_unit_test(test_held_node_closing_secure),
+        cmocka_unit_test(test_held_node_closing_classic),
+        cmocka_unit_test(test_stream_in_closed),
+        cmocka_unit_test(test_calls_on_closing_node),
+        cmocka_unit_test(test_calls_on_stopped_node),
     };
 
     if (getenv("SHOAL_TEST") != NULL) /* one test by name, or a pattern */
