@@ -211,9 +211,16 @@ int shoal_key_file_check(const char *path, char *why, size_t size);
 SHOAL_EXTERN
 int shoal_node_new(shoal_node **out, uv_loop_t *loop, const shoal_config *cfg);
 
-/* Runs the node's loop until shoal_node_stop() (or SIGINT/SIGTERM when
- * handle_signals is set). On return every connection is closed and every
- * request ended. Returns 0, or an error if the node cannot run. */
+/* Runs the node's loop until the node stops: shoal_node_stop(),
+ * SIGINT/SIGTERM when handle_signals is set, or shoal_node_close(). On
+ * return every connection is closed and every request ended. It returns
+ * then even when the application keeps handles of its own on the loop
+ * (shoal_node_loop()): it stops the loop with uv_stop() once the node's
+ * own handles are closed, and the application's stay open. Whoever owns such handles closes them (uv_close) before
+ * shoal_node_free(), which runs the loop until every handle on it has
+ * closed and would otherwise not return. Returns 0, SHOAL_EBUSY when the
+ * node is closing or already running, or an error if the node cannot
+ * run. On the loop's thread, while nothing else runs that loop. */
 SHOAL_EXTERN
 int shoal_node_run(shoal_node *node);
 

@@ -362,6 +362,11 @@ static void stop_now(shoal_node *node)
     node->posts_closed = 1;
     uv_mutex_unlock(&node->post_lock);
     run_posted(node);
+    /* Every close is issued; their callbacks run in this turn of the loop.
+     * shoal_node_run returns after it, whatever handles the application
+     * keeps on the loop (uv_run alone would wait for those too). */
+    if (node->running)
+        uv_stop(node->loop);
 }
 
 static void on_async(uv_async_t *a)

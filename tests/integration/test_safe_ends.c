@@ -2,7 +2,9 @@
  * and shoal_req_remote in both modes; a node closed twice, closed from a
  * handler, freed after a close; requests used after they ended or while
  * their node closes; streams used inside closed(); calls on a stopped
- * node. Nodes on loopback. */
+ * node; and shoal_node_run returning after shoal_node_stop while the
+ * application has handles of its own on the node's loop. Nodes on
+ * loopback. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -594,6 +596,64 @@ static void test_calls_on_stopped_node(void **state)
     shoal_node_free(n);
 }
 
+/* ------------------------------------------ run with the app's own handles */
+
+typedef struct runner {
+    shoal_node *node;
+    uv_thread_t thread;
+    uv_timer_t app_timer;   /* the application's, on the node's loop */
+    volatile int ticks;
+    volatile int returned;
+    int rc;
+} runner;
+
+static void app_tick(uv_timer_t *t)
+{
+    ((runner *)t->data)->ticks++;
+}
+
+static void run_thread(void *arg)
+{
+    runner *r = arg;
+
+    r->rc = shoal_node_run(r->node);
+    r->returned = 1;
+}
+
+static int wait_flag(volatile int *flag, int want, uint32_t ms)
+{
+    uint64_t until = itest_now_ms() + ms;
+
+    while (*flag < want && itest_now_ms() < until)
+        uv_sleep(1); /* another thread's progress: nothing to poll on */
+    return *flag >= want;
+}
+
+static void test_run_returns_with_app_handles(void **state)
+{
+    shoal_config cfg;
+    runner r;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    pair_config(&cfg, 0);
+    r.node = itest_node_new(NULL, &cfg);
+    assert_int_equal(uv_timer_init(shoal_node_loop(r.node), &r.app_timer), 0);
+    r.app_timer.data = &r;
+    assert_int_equal(uv_timer_start(&r.app_timer, app_tick, 5, 5), 0);
+    assert_int_equal(uv_thread_create(&r.thread, run_thread, &r), 0);
+    assert_true(wait_flag(&r.ticks, 2, 5000));
+    shoal_node_stop(r.node); /* from this thread: any thread may */
+    if (!wait_flag(&r.returned, 1, 5000))
+        fail_msg("expected shoal_node_run to return after shoal_node_stop "
+                 "with an application timer active; it still runs after 5 s");
+    uv_thread_join(&r.thread);
+    assert_int_equal(r.rc, 0);
+    /* the loop owner closes its handles, then frees the node */
+    uv_close((uv_handle_t *)&r.app_timer, NULL);
+    shoal_node_free(r.node);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -612,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_stream_in_closed),
         cmocka_unit_test(test_calls_on_closing_node),
         cmocka_unit_test(test_calls_on_stopped_node),
+        cmocka_unit_test(test_run_returns_with_app_handles),
     };
 
     if (getenv("SHOAL_TEST") != NULL) /* one test by name, or a pattern */
