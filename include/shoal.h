@@ -212,14 +212,15 @@ SHOAL_EXTERN
 int shoal_node_new(shoal_node **out, uv_loop_t *loop, const shoal_config *cfg);
 
 /* Runs the node's loop until the node stops: shoal_node_stop(),
- * SIGINT/SIGTERM when handle_signals is set, or shoal_node_close(). On
- * return every connection is closed and every request ended. It returns
- * then even when the application keeps handles of its own on the loop
- * (shoal_node_loop()): it stops the loop with uv_stop() once the node's
- * own handles are closed, and the application's stay open. Whoever owns such handles closes them (uv_close) before
- * shoal_node_free(), which runs the loop until every handle on it has
- * closed and would otherwise not return. Returns 0, SHOAL_EBUSY when the
- * node is closing or already running, or an error if the node cannot
+ * SIGINT/SIGTERM when handle_signals is set, shoal_node_close(), or the
+ * end of shoal_node_drain(). On return every connection is closed and
+ * every request ended. It returns then even when the application keeps
+ * handles of its own on the loop (shoal_node_loop()): it stops the loop
+ * with uv_stop() once the node's closes are issued, and the application's
+ * handles stay open. Whoever owns such handles closes them (uv_close)
+ * before shoal_node_free(), which runs the loop until every handle on it
+ * has closed and would otherwise not return. Returns 0, SHOAL_EBUSY when
+ * the node is closing or already running, or an error if the node cannot
  * run. On the loop's thread, while nothing else runs that loop. */
 SHOAL_EXTERN
 int shoal_node_run(shoal_node *node);
@@ -248,6 +249,25 @@ typedef void (*shoal_close_cb)(shoal_node *node, void *user);
  * handler or a callback of the node may call it. */
 SHOAL_EXTERN
 void shoal_node_close(shoal_node *node, shoal_close_cb cb, void *user);
+
+/* Closes the node after what is in flight: so that the last message before
+ * a clean exit is not lost. At once the node stops accepting connections,
+ * streams and requests (the listeners close; shoal_request*,
+ * shoal_stream_open and inbound streams are refused with SHOAL_ECANCELED),
+ * and it lets requests it made, requests it serves (held ones too: reply
+ * and end them as usual) and their queued output finish. When nothing is
+ * left, or after timeout_ms, it closes as by shoal_node_close(node, cb,
+ * user): what is still going then ends with SHOAL_ECANCELED. Streams of
+ * other protocols do not hold the drain up; they end at the close. On a
+ * node run by shoal_node_run(), that returns once the drain is over; free
+ * the node then with shoal_node_free(). To drain from another thread, post
+ * a function that calls this (shoal_post). shoal_node_close() during the
+ * drain closes at once, with its own cb instead. Returns 0, SHOAL_EBUSY if
+ * the node is draining already, SHOAL_ECANCELED if it has stopped. Loop
+ * thread. */
+SHOAL_EXTERN
+int shoal_node_drain(shoal_node *node, uint32_t timeout_ms, shoal_close_cb cb,
+                     void *user);
 
 /* Stops the node if needed and frees it. A node with its own loop is freed
  * before this returns, loop included; call it when the loop is not running
@@ -608,7 +628,7 @@ int shoal_protocol_handle(shoal_node *node, const char *protocol_id,
  * SHOAL_EINVAL (no cb, a protocol id empty or too long, a classic node),
  * each said on a WARN line naming the argument and what is wrong with it
  * ("stream_open_refused addr=... why=..."), or SHOAL_ECANCELED when the
- * node is stopping or closing. */
+ * node is stopping, closing or draining. */
 SHOAL_EXTERN
 int shoal_stream_open(shoal_node *node, const char *addr,
                       const char *protocol_id, shoal_stream_open_cb cb,

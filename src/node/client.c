@@ -290,7 +290,7 @@ static int request_start(shoal_node *node, const char *addr,
     char norm[5], why[160] = "";
     int rc = 0;
 
-    if (shoal_node_ending(node) < 0)
+    if (shoal_node_refusing(node) < 0)
         rc = SHOAL_ECANCELED;
     else if (on_end == NULL)
         rc = refused(node, SHOAL_EINVAL, addr, "on_end is NULL");

@@ -112,6 +112,7 @@ void shoal_conn_close(shoal_conn *c, int status, const char *reason)
         return;
     c->closing = 1;
     shoal_link_del(&c->link);
+    shoal_node_drain_check(node);
     node->stats.connections--;
     if (!c->outbound)
         node->stats.inbound--;

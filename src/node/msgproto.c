@@ -124,9 +124,13 @@ struct shoal_msgserve {
 
 static void serve_free(shoal_msgserve *ms)
 {
+    shoal_node *node = ms->node;
+
     shoal_frame_reader_free(&ms->reader);
     out_clear(&ms->out);
     free(ms);
+    node->msg_inflight--;
+    shoal_node_drain_check(node);
 }
 
 static void serve_close_if_done(shoal_msgserve *ms)
@@ -249,6 +253,7 @@ static void on_msg_stream(shoal_stream *s, void *user)
     ms->stream = s;
     shoal_frame_reader_init(&ms->reader, node->cfg.max_message);
     node->stats.requests_served++;
+    node->msg_inflight++; /* until serve_free: a drain waits for it */
     shoal_stream_set_cbs(s, &cbs, ms);
 }
 
@@ -320,10 +325,12 @@ static void call_end(msg_call *c, int status)
     if (c->ended)
         return;
     c->ended = 1;
+    c->node->msg_inflight--;
     c->on_end(status, c->user);
     uv_close((uv_handle_t *)&c->timer, call_timer_closed);
     if (c->stream != NULL && status != 0)
         shoal_stream_reset(c->stream);
+    shoal_node_drain_check(c->node);
 }
 
 static void call_data(shoal_stream *s, const uint8_t *data, size_t len,
@@ -433,8 +440,10 @@ int shoal_msgproto_request(shoal_node *node, const char *addr,
     shoal_frame_header_encode(c->header, type, (uint32_t)len);
     shoal_frame_reader_init(&c->reader, node->cfg.max_message);
     shoal_frame_reader_into(&c->reader, into, into_cap);
+    node->msg_inflight++; /* until call_end: a drain waits for it */
     if ((rc = shoal_stream_open_as(node, addr, SHOAL_MSG_PROTOCOL, call_open,
                                    c, "request")) < 0) {
+        node->msg_inflight--;
         free(c->payload);
         free(c);
         return rc;

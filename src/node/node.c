@@ -92,7 +92,7 @@ int shoal_node_listen(shoal_node *node, const char *listen)
     shoal_addr a;
     int rc;
 
-    if ((rc = shoal_node_ending(node)) < 0)
+    if ((rc = shoal_node_refusing(node)) < 0)
         return rc;
     if (node->nlisteners == SHOAL_LISTEN_MAX)
         return SHOAL_EFULL;
@@ -268,9 +268,9 @@ int shoal_node_new(shoal_node **out, uv_loop_t *loop, const shoal_config *cfg)
 
 /* ------------------------------------------------------------- stopping */
 
-/* Every node-level handle (listener, async, signals, timers) ends here.
- * When the last one is gone, a closing node releases its memory, held
- * requests included (the header says they go with them). */
+/* Every node-level handle (listener, async, signals, timers, the drain's
+ * timer) ends here. When the last one is gone, a closing node releases its
+ * memory, held requests included (the header says they go with them). */
 static void node_handle_gone(shoal_node *node)
 {
     shoal_close_cb cb;
@@ -440,13 +440,85 @@ void shoal_node_close(shoal_node *node, shoal_close_cb cb, void *user)
     while (node->timers.next != &node->timers)
         shoal_timer_stop(SHOAL_CONTAINER(node->timers.next, shoal_timer,
                                          link));
+    if (node->draining)
+        uv_close((uv_handle_t *)&node->drain_timer, on_node_handle_closed);
     uv_close((uv_handle_t *)&node->async, on_node_handle_closed);
     uv_close((uv_handle_t *)&node->prepare, on_node_handle_closed);
 }
 
+/* ---------------------------------------------------------------- drain */
+
 int shoal_node_ending(const shoal_node *node)
 {
     return node->stopped || node->closing ? SHOAL_ECANCELED : 0;
+}
+
+int shoal_node_refusing(const shoal_node *node)
+{
+    return node->draining ? SHOAL_ECANCELED : shoal_node_ending(node);
+}
+
+/* Is anything the drain waits for still going: a classic connection (a
+ * request made or served), a secure request made or served, or secure
+ * output not yet handed to the kernel (the last reply, its stream's end)? */
+static int node_busy(const shoal_node *node)
+{
+    const shoal_link *l;
+
+    if (node->conns.next != &node->conns || node->msg_inflight != 0)
+        return 1;
+    if (node->secure == NULL)
+        return 0;
+    for (l = node->secure->sessions.next; l != &node->secure->sessions;
+         l = l->next) {
+        const shoal_session *s = SHOAL_CONTAINER(l, shoal_session, link);
+        if (s->inflight != 0 ||
+            (s->mux != NULL && shoal_yamux_output_pending(s->mux) != 0))
+            return 1;
+    }
+    return 0;
+}
+
+static void on_drain_timer(uv_timer_t *t)
+{
+    shoal_node *node = t->data;
+
+    shoal_node_close(node, node->drain_cb, node->drain_user);
+}
+
+void shoal_node_drain_check(shoal_node *node)
+{
+    /* The close runs from the timer, on a clean stack: this is called
+     * from deep inside connection and stream teardown. */
+    if (node->draining && !node->closing && !node_busy(node))
+        uv_timer_start(&node->drain_timer, on_drain_timer, 0, 0);
+}
+
+int shoal_node_drain(shoal_node *node, uint32_t timeout_ms, shoal_close_cb cb,
+                     void *user)
+{
+    int rc;
+
+    if ((rc = shoal_node_ending(node)) < 0)
+        return rc;
+    if (node->draining)
+        return SHOAL_EBUSY;
+    node->draining = 1;
+    node->drain_cb = cb;
+    node->drain_user = user;
+    /* no new connections: the listeners go now */
+    while (node->nlisteners > 0)
+        uv_close((uv_handle_t *)&node->listeners[--node->nlisteners]->tcp,
+                 on_listener_closed);
+    node->listening = 0;
+    uv_timer_init(node->loop, &node->drain_timer);
+    node->drain_timer.data = node;
+    node->handles++;
+    uv_timer_start(&node->drain_timer, on_drain_timer, timeout_ms, 0);
+    SHOAL_LOG(&node->log, SHOAL_LOG_DEBUG, "drain id=%s timeout_ms=%u",
+              node->id, (unsigned)timeout_ms);
+    shoal_node_drain_check(node);
+    return 0;
 }
 
 void shoal_node_free(shoal_node *node)

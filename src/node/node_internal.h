@@ -118,6 +118,14 @@ struct shoal_node {
     shoal_close_cb close_cb;
     void *close_user;
 
+    /* shoal_node_drain(): nothing new starts; the close follows once
+     * nothing is in flight, or at the deadline. */
+    int draining;
+    uv_timer_t drain_timer;
+    shoal_close_cb drain_cb;
+    void *drain_user;
+    size_t msg_inflight;    /* secure requests made and served, not ended */
+
     shoal_handler *handlers;
     size_t handler_count;
 
@@ -164,6 +172,10 @@ void shoal_node_handle_closed(uv_handle_t *h);
 /* SHOAL_ECANCELED once the node is stopping or closing (nothing new may
  * start on it), else 0. */
 int shoal_node_ending(const shoal_node *node);
+/* The same, and also while the node drains: no new requests or streams. */
+int shoal_node_refusing(const shoal_node *node);
+/* Something in flight ended: a draining node closes once nothing is. */
+void shoal_node_drain_check(shoal_node *node);
 
 /* thread.c: the loop's thread is the calling one; running 0 when the
  * loop has stopped (shoal_node_run returned) */

@@ -144,6 +144,8 @@ static void sess_on_written(uv_write_t *req, int status)
         return;
     }
     sess_flush(s);
+    if (s->inflight == 0)
+        shoal_node_drain_check(s->node); /* the last bytes are out */
 }
 
 /* Encrypts negotiation output (which runs inside the encryption) into the

@@ -50,6 +50,10 @@ static int stream_ready(shoal_stream *s, const char *protocol)
     s->nego = NULL;
     shoal_outbuf_free(&s->nego_out);
     s->ready = 1;
+    if (!s->outbound && shoal_node_refusing(s->sess->node) < 0) {
+        shoal_yamux_stream_reset(s->ys); /* draining: nothing new */
+        return -1;
+    }
     if (!s->outbound && (s->protocol = strdup(protocol)) == NULL) {
         shoal_yamux_stream_reset(s->ys);
         return -1;
@@ -292,7 +296,7 @@ int shoal_stream_open_as(shoal_node *node, const char *addr,
     size_t plen;
     int rc;
 
-    if ((rc = shoal_node_ending(node)) < 0)
+    if ((rc = shoal_node_refusing(node)) < 0)
         return rc;
     if (node->secure == NULL)
         return open_refused(node, caller, SHOAL_EINVAL, addr, protocol_id,

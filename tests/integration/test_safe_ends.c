@@ -1,10 +1,10 @@
 /* The requester's identity and the safe ends of the API: shoal_req_peer
  * and shoal_req_remote in both modes; a node closed twice, closed from a
  * handler, freed after a close; requests used after they ended or while
- * their node closes; streams used inside closed(); calls on a stopped
- * node; and shoal_node_run returning after shoal_node_stop while the
- * application has handles of its own on the node's loop. Nodes on
- * loopback. */
+ * their node closes; streams used inside closed(); calls on a stopped node;
+ * shoal_node_run returning after shoal_node_stop while the application has
+ * handles of its own on the node's loop; and shoal_node_drain, which lets
+ * what is in flight finish before the node closes. Nodes on loopback. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -450,8 +450,8 @@ static void test_stream_in_closed(void **state)
 
     (void)state;
     pair_up(&p, 0);
-    assert_int_equal(shoal_protocol_handle(p.a, "/test/probe/1", on_echo_stream,
-                                           NULL),
+    assert_int_equal(shoal_protocol_handle(p.a, "/test/probe/1",
+                                           on_echo_stream, NULL),
                      0);
     assert_int_equal(shoal_stream_open(p.b, p.a_addr, "/test/probe/1",
                                        probe_open, &probe),
@@ -558,6 +558,7 @@ static void expect_refused(shoal_node *n, const char *addr, const char *what)
     EXPECT_CANCELED(shoal_peer_add_verified(n, addr, 1000, never_verified,
                                             NULL));
     EXPECT_CANCELED(shoal_peers_check(n, never_check, NULL));
+    EXPECT_CANCELED(shoal_node_drain(n, 1000, never, NULL));
 }
 
 static void test_calls_on_closing_node(void **state)
@@ -654,6 +655,223 @@ static void test_run_returns_with_app_handles(void **state)
     shoal_node_free(r.node);
 }
 
+/* ------------------------------------------------------------------ drain */
+
+static void on_echo(shoal_req *req, const shoal_msg *msg, void *user)
+{
+    (void)user;
+    shoal_reply(req, "ECHO", msg->data, msg->len);
+}
+
+/* The requester drains at once: its request still reaches the server and
+ * the reply comes back before the node closes. Closed instead, the same
+ * request ends with SHOAL_ECANCELED and no reply. */
+static void drain_delivers(int classic)
+{
+    pair p;
+    itest_call call;
+
+    pair_up(&p, classic);
+    assert_int_equal(shoal_handle(p.a, "ECHO", on_echo, NULL), 0);
+
+    request(&p, "ECHO", "last words", 0, &call);
+    shoal_node_close(p.b, on_closed_flag, &p.b_closed);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &p.b_closed,
+                                5000));
+    assert_int_equal(call.status, SHOAL_ECANCELED);
+    assert_int_equal(call.count, 0);
+    itest_call_free(&call);
+
+    shoal_config cfg;
+    pair_config(&cfg, classic);
+    cfg.listen = NULL;
+    p.b = itest_node_new(&p.loop, &cfg);
+    p.b_closed = 0;
+    request(&p, "ECHO", "last words", 0, &call);
+    assert_int_equal(shoal_node_drain(p.b, 5000, on_closed_flag, &p.b_closed),
+                     0);
+    /* draining: nothing new starts */
+    assert_int_equal(shoal_request(p.b, p.a_addr, "ECHO", "", 0, 0, NULL,
+                                   never_end, NULL),
+                     SHOAL_ECANCELED);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &p.b_closed,
+                                5000));
+    p.b = NULL;
+    if (call.status != 0 || !itest_reply_is(&call, 0, "ECHO", "last words"))
+        fail_msg("expected the reply \"last words\" and a clean end before "
+                 "the drained node closed; got %zu replies, status %d (%s)",
+                 call.count, call.status,
+                 call.status == 1 ? "not ended" : shoal_strerror(call.status));
+    itest_call_free(&call);
+    pair_down(&p);
+}
+
+static void test_drain_delivers_secure(void **state)
+{
+    (void)state;
+    drain_delivers(0);
+}
+
+static void test_drain_delivers_classic(void **state)
+{
+    (void)state;
+    drain_delivers(1);
+}
+
+/* A request that never ends is cancelled at the drain's deadline. */
+static void drain_deadline(int classic)
+{
+    pair p;
+    held h = {0};
+    itest_call call;
+    uint64_t t0;
+
+    pair_up(&p, classic);
+    assert_int_equal(shoal_handle(p.a, "HOLD", on_hold, &h), 0);
+    request(&p, "HOLD", "", 0, &call);
+    assert_true(itest_run_until(&p.loop, ptr_set, &h.req, 5000));
+    t0 = itest_now_ms();
+    assert_int_equal(shoal_node_drain(p.b, 300, on_closed_flag, &p.b_closed),
+                     0);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &p.b_closed,
+                                5000));
+    p.b = NULL;
+    if (call.status != SHOAL_ECANCELED)
+        fail_msg("expected the unanswered request cancelled at the drain's "
+                 "deadline; got status %d", call.status);
+    if (call.ended_ms < t0 + 250)
+        fail_msg("expected the drain to wait about 300 ms; it ended the "
+                 "request after %llu ms",
+                 (unsigned long long)(call.ended_ms - t0));
+    shoal_req_done(h.req);
+    itest_call_free(&call);
+    pair_down(&p);
+}
+
+static void test_drain_deadline_secure(void **state)
+{
+    (void)state;
+    drain_deadline(0);
+}
+
+static void test_drain_deadline_classic(void **state)
+{
+    (void)state;
+    drain_deadline(1);
+}
+
+/* The serving side drains: a held request still gets its reply, sent
+ * after the drain began; a new request is refused. */
+typedef struct later {
+    held h;
+    shoal_node *node;
+} later;
+
+static void reply_later(uv_timer_t *t)
+{
+    held *h = t->data;
+
+    assert_int_equal(shoal_reply(h->req, "LATE", "ok", 2), 0);
+    shoal_req_done(h->req);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void drain_server(int classic)
+{
+    pair p;
+    held h = {0};
+    itest_call call, refused;
+    uv_timer_t later;
+
+    pair_up(&p, classic);
+    assert_int_equal(shoal_handle(p.a, "HOLD", on_hold, &h), 0);
+    request(&p, "HOLD", "", 0, &call);
+    assert_true(itest_run_until(&p.loop, ptr_set, &h.req, 5000));
+    assert_int_equal(shoal_node_drain(p.a, 5000, on_closed_flag, &p.a_closed),
+                     0);
+    uv_timer_init(&p.loop, &later);
+    later.data = &h;
+    uv_timer_start(&later, reply_later, 50, 0);
+    request(&p, "HOLD", "", 0, &refused);
+    assert_true(itest_run_until(&p.loop, itest_int_nonzero, &p.a_closed,
+                                5000));
+    p.a = NULL;
+    if (call.status != 0 || !itest_reply_is(&call, 0, "LATE", "ok"))
+        fail_msg("expected the held request's reply before the drained "
+                 "node closed; got %zu replies, status %d", call.count,
+                 call.status);
+    wait_end(&p, &refused);
+    if (refused.status == 0)
+        fail_msg("expected a request made during the drain to fail; it "
+                 "ended cleanly with %zu replies", refused.count);
+    itest_call_free(&call);
+    itest_call_free(&refused);
+    pair_down(&p);
+}
+
+static void test_drain_server_secure(void **state)
+{
+    (void)state;
+    drain_server(0);
+}
+
+static void test_drain_server_classic(void **state)
+{
+    (void)state;
+    drain_server(1);
+}
+
+/* shoal_node_run and drain: a program that sends its last message and
+ * exits. run returns once the drain is over. */
+typedef struct last_words {
+    itest_call call;
+    char addr[512];
+} last_words;
+
+static void send_and_drain(shoal_node *n, void *user)
+{
+    last_words *w = user;
+
+    itest_call_init(&w->call);
+    assert_int_equal(shoal_request(n, w->addr, "ECHO", "bye", 3, 0,
+                                   itest_on_reply, itest_on_end, &w->call),
+                     0);
+    assert_int_equal(shoal_node_drain(n, 5000, NULL, NULL), 0);
+}
+
+static void serve_thread(void *arg)
+{
+    shoal_node_run(arg);
+}
+
+static void test_drain_with_run(void **state)
+{
+    shoal_config cfg;
+    shoal_node *server, *client;
+    uv_thread_t thread;
+    last_words w;
+
+    (void)state;
+    pair_config(&cfg, 0);
+    server = itest_node_new(NULL, &cfg);
+    assert_int_equal(shoal_handle(server, "ECHO", on_echo, NULL), 0);
+    assert_int_equal(shoal_node_addr(server, w.addr, sizeof(w.addr)), 0);
+    assert_int_equal(uv_thread_create(&thread, serve_thread, server), 0);
+    cfg.listen = NULL;
+    client = itest_node_new(NULL, &cfg);
+    assert_int_equal(shoal_post(client, send_and_drain, &w), 0);
+    assert_int_equal(shoal_node_run(client), 0);
+    shoal_node_free(client);
+    shoal_node_stop(server);
+    uv_thread_join(&thread);
+    shoal_node_free(server);
+    if (w.call.status != 0 || !itest_reply_is(&w.call, 0, "ECHO", "bye"))
+        fail_msg("expected the reply \"bye\" before shoal_node_run returned "
+                 "on the drained node; got %zu replies, status %d",
+                 w.call.count, w.call.status);
+    itest_call_free(&w.call);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -673,6 +891,13 @@ int main(void)
         cmocka_unit_test(test_calls_on_closing_node),
         cmocka_unit_test(test_calls_on_stopped_node),
         cmocka_unit_test(test_run_returns_with_app_handles),
+        cmocka_unit_test(test_drain_delivers_secure),
+        cmocka_unit_test(test_drain_delivers_classic),
+        cmocka_unit_test(test_drain_deadline_secure),
+        cmocka_unit_test(test_drain_deadline_classic),
+        cmocka_unit_test(test_drain_server_secure),
+        cmocka_unit_test(test_drain_server_classic),
+        cmocka_unit_test(test_drain_with_run),
     };
 
     if (getenv("SHOAL_TEST") != NULL) /* one test by name, or a pattern */
