@@ -531,6 +531,14 @@ static void never_check(shoal_node *n, size_t removed, void *user)
     never(n, user);
 }
 
+static void never_perf(shoal_node *n, int status,
+                       const shoal_perf_result *result, void *user)
+{
+    (void)status;
+    (void)result;
+    never(n, user);
+}
+
 #define EXPECT_CANCELED(call)                                              \
     do {                                                                   \
         int rc_ = (call);                                                  \
@@ -543,9 +551,24 @@ static void never_check(shoal_node *n, size_t removed, void *user)
 static void expect_refused(shoal_node *n, const char *addr, const char *what)
 {
     shoal_timer *t = NULL;
+    shoal_replies replies;
+    uint8_t buf[8];
 
     EXPECT_CANCELED(shoal_request(n, addr, "PING", "", 0, 0, NULL, never_end,
                                   NULL));
+    EXPECT_CANCELED(shoal_request_owned(n, addr, "PING", malloc(1), 1, 0,
+                                        NULL, never_end, NULL));
+    EXPECT_CANCELED(shoal_request_into(n, addr, "PING", "", 0, buf,
+                                       sizeof(buf), 0, NULL, never_end,
+                                       NULL));
+    /* a known peer, so that the router has a next hop */
+    shoal_peer_add(n, shoal_node_id(n), "127.0.0.1", 1);
+    EXPECT_CANCELED(shoal_request_peer(n, shoal_node_id(n), "PING", "", 0, 0,
+                                       NULL, never_end, NULL));
+    EXPECT_CANCELED(shoal_request_sync(n, addr, "PING", "", 0, 1000,
+                                       &replies));
+    assert_int_equal(replies.count, 0);
+    EXPECT_CANCELED(shoal_perf(n, addr, 1, 1, never_perf, NULL));
     EXPECT_CANCELED(shoal_stream_open(n, addr, "/x/1", never_open, NULL));
     EXPECT_CANCELED(shoal_timer_start(n, 10, never, NULL, &t));
     assert_null(t);
