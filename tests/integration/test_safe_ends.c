@@ -626,14 +626,26 @@ typedef struct runner {
     shoal_node *node;
     uv_thread_t thread;
     uv_timer_t app_timer;   /* the application's, on the node's loop */
-    volatile int ticks;
-    volatile int returned;
+    uv_mutex_t lock;        /* guards the counts below */
+    uv_cond_t changed;
+    int ticks;
+    int returned;
     int rc;
 } runner;
 
+static void bump(runner *r, int *count)
+{
+    uv_mutex_lock(&r->lock);
+    (*count)++;
+    uv_cond_signal(&r->changed);
+    uv_mutex_unlock(&r->lock);
+}
+
 static void app_tick(uv_timer_t *t)
 {
-    ((runner *)t->data)->ticks++;
+    runner *r = t->data;
+
+    bump(r, &r->ticks);
 }
 
 static void run_thread(void *arg)
@@ -641,16 +653,26 @@ static void run_thread(void *arg)
     runner *r = arg;
 
     r->rc = shoal_node_run(r->node);
-    r->returned = 1;
+    bump(r, &r->returned);
 }
 
-static int wait_flag(volatile int *flag, int want, uint32_t ms)
+/* Waits until the loop thread has brought *count to want, for ms at most. */
+static int wait_count(runner *r, const int *count, int want, uint32_t ms)
 {
-    uint64_t until = itest_now_ms() + ms;
+    uint64_t until = uv_hrtime() + (uint64_t)ms * 1000000u;
+    int ok;
 
-    while (*flag < want && itest_now_ms() < until)
-        uv_sleep(1); /* another thread's progress: nothing to poll on */
-    return *flag >= want;
+    uv_mutex_lock(&r->lock);
+    while (*count < want) {
+        uint64_t now = uv_hrtime();
+        if (now >= until ||
+            uv_cond_timedwait(&r->changed, &r->lock, until - now) ==
+                UV_ETIMEDOUT)
+            break;
+    }
+    ok = *count >= want;
+    uv_mutex_unlock(&r->lock);
+    return ok;
 }
 
 static void test_run_returns_with_app_handles(void **state)
@@ -660,15 +682,17 @@ static void test_run_returns_with_app_handles(void **state)
 
     (void)state;
     memset(&r, 0, sizeof(r));
+    uv_mutex_init(&r.lock);
+    uv_cond_init(&r.changed);
     pair_config(&cfg, 0);
     r.node = itest_node_new(NULL, &cfg);
     assert_int_equal(uv_timer_init(shoal_node_loop(r.node), &r.app_timer), 0);
     r.app_timer.data = &r;
     assert_int_equal(uv_timer_start(&r.app_timer, app_tick, 5, 5), 0);
     assert_int_equal(uv_thread_create(&r.thread, run_thread, &r), 0);
-    assert_true(wait_flag(&r.ticks, 2, 5000));
+    assert_true(wait_count(&r, &r.ticks, 2, 5000));
     shoal_node_stop(r.node); /* from this thread: any thread may */
-    if (!wait_flag(&r.returned, 1, 5000))
+    if (!wait_count(&r, &r.returned, 1, 5000))
         fail_msg("expected shoal_node_run to return after shoal_node_stop "
                  "with an application timer active; it still runs after 5 s");
     uv_thread_join(&r.thread);
@@ -676,6 +700,8 @@ static void test_run_returns_with_app_handles(void **state)
     /* the loop owner closes its handles, then frees the node */
     uv_close((uv_handle_t *)&r.app_timer, NULL);
     shoal_node_free(r.node);
+    uv_cond_destroy(&r.changed);
+    uv_mutex_destroy(&r.lock);
 }
 
 /* ------------------------------------------------------------------ drain */
