@@ -337,6 +337,16 @@ static void held_requester_gone(int classic)
     if (rc != SHOAL_ECLOSED)
         fail_msg("expected SHOAL_ECLOSED replying to a held request whose "
                  "requester left; got %d (%s)", rc, shoal_strerror(rc));
+    /* who asked, and from where, outlive the connection */
+    if (shoal_req_remote(h.req)[0] == '\0')
+        fail_msg("expected the requester's address after its connection "
+                 "closed; got \"\"");
+    if (!classic && (shoal_req_peer(h.req) == NULL ||
+                     strcmp(shoal_req_peer(h.req),
+                            shoal_node_peer_id(p.b)) != 0))
+        fail_msg("expected the requester's id %s after its stream closed; "
+                 "got %s", shoal_node_peer_id(p.b),
+                 shoal_req_peer(h.req) ? shoal_req_peer(h.req) : "NULL");
     shoal_req_done(h.req);
     itest_call_free(&call);
     pair_down(&p);
