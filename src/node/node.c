@@ -497,6 +497,7 @@ void shoal_node_drain_check(shoal_node *node)
 int shoal_node_drain(shoal_node *node, uint32_t timeout_ms, shoal_close_cb cb,
                      void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY);
     int rc;
 
     if ((rc = shoal_node_ending(node)) < 0)

@@ -270,6 +270,7 @@ static void wrong_node_calls(world *w)
     EXPECT(shoal_node_run(a), EBUSY);
     EXPECT_VOID(shoal_node_close(a, NULL, NULL));
     EXPECT_VOID(shoal_node_free(a));
+    EXPECT(shoal_node_drain(a, 1000, NULL, NULL), EBUSY);
     EXPECT(shoal_node_listen(a, "/ip4/127.0.0.1/tcp/0"), EBUSY);
     EXPECT(shoal_node_listen_addr(a, 0, buf, sizeof(buf)), EBUSY);
     EXPECT_ZEROED(shoal_node_stats(a, &st), st);
@@ -329,6 +330,7 @@ static void wrong_req_and_stream_calls(world *w)
     EXPECT_VOID(shoal_req_hold(w->held));
     EXPECT_VOID(shoal_req_done(w->held));
     EXPECT_EMPTY(shoal_req_remote(w->held));
+    EXPECT_PTR(shoal_req_peer(w->held), NULL);
 
     EXPECT_VOID(shoal_stream_set_cbs(s, &none, NULL));
     EXPECT(shoal_stream_write(s, "x", 1), EBUSY);
