@@ -344,6 +344,7 @@ int shoal_stream_open(shoal_node *node, const char *addr,
                       const char *protocol_id, shoal_stream_open_cb cb,
                       void *user)
 {
+    SHOAL_LOOP_ONLY(node, SHOAL_EBUSY); /* named as the caller knows it */
     return shoal_stream_open_as(node, addr, protocol_id, cb, user,
                                 "stream_open");
 }
