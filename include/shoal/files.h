@@ -14,6 +14,11 @@
  * whoever holds the manifest can check each chunk on its own, as it
  * arrives, from any holder. Hashes are written as 64 lowercase hex digits.
  *
+ * Classic peers see each file by its base name (the reference saves a
+ * fetched file under the name it was given and cannot make folders); of
+ * several files with one base name, only the shallowest (then the first in
+ * name order) is offered to them.
+ *
  * Two wires:
  *  - secure mode (the default): typed messages between shoal nodes, on
  *    /shoal/msg/1.0.0 (see src/files/protocol.h): FIND floods a search with
@@ -135,11 +140,33 @@ typedef void (*shoal_search_cb)(shoal_files *f, int status,
 
 /* Searches the network for names containing key (case-insensitively in
  * secure mode; as the reference, case-sensitively, in classic mode), or
- * for the file whose hash key is (64 hex digits). timeout_ms 0: the
- * configured one. cb runs exactly once unless this returns an error. */
+ * for the file whose hash key is (64 hex digits). White space around key
+ * is ignored; SHOAL_EINVAL for a key that is empty then, holds control
+ * bytes, or (classic mode: QUER keys are one word) a space. timeout_ms 0:
+ * the configured one. cb runs exactly once unless this returns an
+ * error. */
 SHOAL_EXTERN
 int shoal_files_search(shoal_files *f, const char *key, uint32_t timeout_ms,
                        shoal_search_cb cb, void *user);
+
+/* Called as a search finds something: a result new to the search, or one
+ * that just gained a holder, with every holder it has so far. Borrowed for
+ * the call. It may run before shoal_files_search_stream() returns (local
+ * files, names learned earlier); it must not free the service. */
+typedef void (*shoal_search_found_cb)(shoal_files *f,
+                                      const shoal_search_result *result,
+                                      void *user);
+
+/* shoal_files_search(), telling found (may be NULL) of each result as it
+ * comes, so that a caller can show it, or start a download, without
+ * waiting for the end (a classic search always lasts its whole timeout:
+ * RESPs have no end). cb still runs once at the end with every result.
+ * found never runs after cb. */
+SHOAL_EXTERN
+int shoal_files_search_stream(shoal_files *f, const char *key,
+                              uint32_t timeout_ms,
+                              shoal_search_found_cb found,
+                              shoal_search_cb cb, void *user);
 
 /* ------------------------------------------------------------ transfers */
 enum shoal_transfer_state {
@@ -167,6 +194,10 @@ typedef struct shoal_transfer_info {
 /* Starts downloading what: a hash (64 hex digits) or a name. A name is
  * looked up by search first and must match one file exactly (one hash);
  * several files of that name: SHOAL_EEXIST through the transfer's error.
+ * The download starts on the first holder found (RUNNING from then), and
+ * holders found later join it, for a hash and in classic mode; a name in
+ * secure mode waits for the search to end (every peer answered, or the
+ * timeout), to know that it names one file.
  * A transfer whose partial file is on disk resumes: chunks already
  * verified are checked again, not fetched again. *id (may be NULL) gets
  * the transfer's id. SHOAL_EINVAL: no download folder, or a bad name.

@@ -94,6 +94,70 @@ const file_entry *files_find_name(const shoal_files *f, const char *name)
                       : NULL;
 }
 
+static size_t depth_of(const char *name)
+{
+    size_t n = 0;
+
+    for (; *name != '\0'; name++)
+        n += *name == '/';
+    return n;
+}
+
+/* By base name, then the shallowest, then name order: the first of each
+ * base name is the one classic peers see. */
+static int base_cmp(const void *a, const void *b)
+{
+    const file_entry *x = *(file_entry *const *)a;
+    const file_entry *y = *(file_entry *const *)b;
+    size_t dx, dy;
+    int c = strcmp(x->base, y->base);
+
+    if (c != 0)
+        return c;
+    dx = depth_of(x->name);
+    dy = depth_of(y->name);
+    if (dx != dy)
+        return dx < dy ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+const char *files_classic_name(const file_entry *e)
+{
+    return e->classic ? e->base : NULL;
+}
+
+const file_entry *files_find_classic(const shoal_files *f, const char *name)
+{
+    size_t lo = 0, hi = f->index.n;
+
+    if (strchr(name, '/') != NULL)
+        return files_find_name(f, name);
+    /* the first entry of that base name: the one it stands for */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(f->index.by_base[mid]->base, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < f->index.n && strcmp(f->index.by_base[lo]->base, name) == 0)
+        return f->index.by_base[lo];
+    return NULL;
+}
+
+void files_trim(const char **key, size_t *len)
+{
+    const char *p = *key;
+    size_t n = *len;
+
+    while (n > 0 && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
+        p++, n--;
+    while (n > 0 && (p[n - 1] == ' ' || (p[n - 1] >= '\t' && p[n - 1] <= '\r')))
+        n--;
+    *key = p;
+    *len = n;
+}
+
 int files_seen_add(shoal_files *f, uint64_t qid)
 {
     uint64_t now = files_now(f);
@@ -160,6 +224,7 @@ static void index_clear(files_index *ix)
     free(ix->v);
     free(ix->info);
     free(ix->by_root);
+    free(ix->by_base);
     memset(ix, 0, sizeof(*ix));
 }
 
@@ -301,6 +366,8 @@ static void scan_after(uv_work_t *w, int status)
         (j->out.n > 0 &&
          ((j->out.info = calloc(j->out.n, sizeof(*j->out.info))) == NULL ||
           (j->out.by_root = calloc(j->out.n, sizeof(*j->out.by_root))) ==
+              NULL ||
+          (j->out.by_base = calloc(j->out.n, sizeof(*j->out.by_base))) ==
               NULL))) {
         index_clear(&j->out);
     } else {
@@ -309,10 +376,21 @@ static void scan_after(uv_work_t *w, int status)
             j->out.info[i].size = j->out.v[i].size;
             j->out.info[i].hash = j->out.v[i].hash;
             j->out.by_root[i] = &j->out.v[i];
+            j->out.by_base[i] = &j->out.v[i];
+            j->out.v[i].base = strrchr(j->out.v[i].name, '/');
+            j->out.v[i].base = j->out.v[i].base ? j->out.v[i].base + 1
+                                                : j->out.v[i].name;
         }
-        if (j->out.n > 1)
+        if (j->out.n > 1) {
             qsort(j->out.by_root, j->out.n, sizeof(*j->out.by_root),
                   root_cmp);
+            qsort(j->out.by_base, j->out.n, sizeof(*j->out.by_base),
+                  base_cmp);
+        }
+        for (size_t i = 0; i < j->out.n; i++)
+            j->out.by_base[i]->classic =
+                i == 0 || strcmp(j->out.by_base[i - 1]->base,
+                                 j->out.by_base[i]->base) != 0;
         if (j->hashed > 0 || j->out.n != f->index.n)
             shoal_log(f->node, SHOAL_LOG_INFO, "index files=%zu hashed=%zu skipped=%zu",
                             j->out.n, j->hashed, j->skipped);
@@ -527,6 +605,9 @@ void shoal_files_free(shoal_files *f)
         return;
     SHOAL_LOOP_ONLY(f->node);
     f->dead = 1;
+    /* held while stopping: a search cancelled here may be the last thing a
+     * transfer waited for, and must not free f under us */
+    files_hold(f);
     shoal_timer_stop(f->tick);
     f->tick = NULL;
     files_search_stop(f);
@@ -534,7 +615,6 @@ void shoal_files_free(shoal_files *f)
     /* transfers' requests and thread-pool jobs still in flight see f->dead
      * and wind down (the node cancels requests when it stops); the last
      * one frees f */
-    files_hold(f);
     files_release(f);
 }
 

@@ -26,6 +26,9 @@ typedef struct file_entry {
     char hash[SHOAL_FILES_HASH_TEXT];
     uint8_t *chunks;          /* nchunks * 32 bytes */
     uint32_t nchunks;
+    const char *base;         /* into name: after its last '/' */
+    int classic;              /* the file its base name stands for, with
+                               * classic peers (files_classic_name) */
 } file_entry;
 
 typedef struct files_index {
@@ -34,6 +37,8 @@ typedef struct files_index {
     shoal_file_info *info;    /* the public view of v */
     file_entry **by_root;     /* v again, sorted by hash: a chunk request
                                * finds its file in O(log n) */
+    file_entry **by_base;     /* v again, by base name, then depth, then
+                               * name: FGET of a base name, O(log n) */
 } files_index;
 
 typedef struct files_search files_search;   /* search.c */
@@ -99,6 +104,20 @@ void files_release(shoal_files *f);
 const file_entry *files_find_hash(const shoal_files *f,
                                   const uint8_t root[FILES_HASH]);
 const file_entry *files_find_name(const shoal_files *f, const char *name);
+/* Classic peers see a file by its base name: the reference GUI saves what
+ * it fetches under the name it was given, and cannot make folders. Of the
+ * files sharing one base name, the shallowest stands for it (the first in
+ * name order among equals: "x.txt" before "a/x.txt", "a/x.txt" before
+ * "b/x.txt"); the others are not offered to classic peers at all, as a
+ * made-up name ("x (2).txt") could collide with a real one and would not
+ * be what the user sees in the share. NULL for those. */
+const char *files_classic_name(const file_entry *e);
+/* The file a classic FGET names: a base name as above; a name with '/'
+ * (what shoal nodes advertised before) is looked up as it is. */
+const file_entry *files_find_classic(const shoal_files *f, const char *name);
+/* Leading and trailing white space off the key at *key, *len: a key typed
+ * with a stray space must still find what it names. */
+void files_trim(const char **key, size_t *len);
 /* Remembers qid; 0 if it was already seen (and still fresh). */
 int files_seen_add(shoal_files *f, uint64_t qid);
 /* Where peer p is reached: a multiaddr with /p2p/ (secure) or HOST:PORT. */

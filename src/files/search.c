@@ -40,6 +40,7 @@ struct files_search {
     size_t n, cap;
     unsigned outstanding;        /* FIND requests in flight */
     int done;                    /* cb has run */
+    shoal_search_found_cb found; /* may be NULL */
     shoal_search_cb cb;
     void *user;
 };
@@ -86,6 +87,21 @@ static result *result_for(files_search *s, const char *hash,
     return r;
 }
 
+/* Tells the searcher that r is new or has a new holder. */
+static void result_found(files_search *s, const result *r)
+{
+    shoal_search_result out;
+
+    if (s->found == NULL || s->done)
+        return;
+    out.name = r->name;
+    out.size = r->size;
+    out.hash = r->hash;
+    out.nholders = r->nholders;
+    out.holders = r->holders;
+    s->found(s->f, &out, s->user);
+}
+
 static void result_add(files_search *s, const char *hash, uint64_t size,
                        const char *name, size_t namelen, const char *peer,
                        const char *addr)
@@ -111,6 +127,7 @@ static void result_add(files_search *s, const char *hash, uint64_t size,
         return;
     }
     r->nholders++;
+    result_found(s, r);
 }
 
 static void search_free(files_search *s)
@@ -285,6 +302,9 @@ static void on_find(shoal_req *req, const shoal_msg *msg, void *user)
     }
     if (!files_seen_add(f, m.qid))
         return; /* this search came by another path already */
+    files_trim(&m.key, &m.keylen); /* from a node that did not trim it */
+    if (m.keylen == 0)
+        return;
     memcpy(key, m.key, m.keylen);
     key[m.keylen] = '\0';
     hits_reply(f, req, key, m.keylen);
@@ -388,9 +408,12 @@ static void on_quer(shoal_req *req, const shoal_msg *msg, void *user)
         shoal_replyf(req, "ERRO", "Query: incorrect arguments");
         return;
     }
+    files_trim(&q.key, &q.keylen); /* "PID key  4": the key is "key" */
     memcpy(key, q.key, q.keylen);
     key[q.keylen] = '\0';
     shoal_replyf(req, "REPL", "Query ACK: %s", key);
+    if (q.keylen == 0)
+        return;
     id = quer_id(&q);
     for (size_t i = 0; i < FILES_SEEN; i++)
         if (f->seen[i].qid == id && f->seen[i].until > files_now(f))
@@ -400,13 +423,16 @@ static void on_quer(shoal_req *req, const shoal_msg *msg, void *user)
     f->seen_next = (f->seen_next + 1) % FILES_SEEN;
     if (strcmp(q.pid, me) == 0)
         return; /* our own query, come back around */
-    /* every match, not only the first */
-    for (size_t i = 0; i < f->index.n; i++)
-        if (files_name_matches(f, f->index.v[i].name, key, q.keylen)) {
-            snprintf(line, sizeof(line), "%s %s", f->index.v[i].name, me);
+    /* every match, not only the first; by the name a classic peer can
+     * fetch and save (files_classic_name) */
+    for (size_t i = 0; i < f->index.n; i++) {
+        const char *name = files_classic_name(&f->index.v[i]);
+        if (name != NULL && files_name_matches(f, name, key, q.keylen)) {
+            snprintf(line, sizeof(line), "%s %s", name, me);
             classic_send(f, q.pid, "RESP", line);
             hits++;
         }
+    }
     for (size_t i = 0; i < f->nremote; i++)
         if (files_name_matches(f, f->remote[i].name, key, q.keylen) &&
             strcmp(f->remote[i].owner, q.pid) != 0) {
@@ -471,8 +497,10 @@ static void on_resp(shoal_req *req, const shoal_msg *msg, void *user)
 
 /* ------------------------------------------------------------ the API */
 
-int shoal_files_search(shoal_files *f, const char *key, uint32_t timeout_ms,
-                       shoal_search_cb cb, void *user)
+int shoal_files_search_stream(shoal_files *f, const char *key,
+                              uint32_t timeout_ms,
+                              shoal_search_found_cb found,
+                              shoal_search_cb cb, void *user)
 {
     SHOAL_LOOP_ONLY(f->node, SHOAL_EBUSY);
     char payload[FILES_KEY_MAX + 64];
@@ -481,24 +509,31 @@ int shoal_files_search(shoal_files *f, const char *key, uint32_t timeout_ms,
     uint64_t qid;
     int n;
 
+    if (key != NULL)
+        files_trim(&key, &keylen);
     if (keylen == 0 || keylen > FILES_KEY_MAX)
         return SHOAL_EINVAL;
     for (size_t i = 0; i < keylen; i++)
         if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f)
             return SHOAL_EINVAL;
-    if (f->classic && strchr(key, ' ') != NULL)
+    if (f->classic && memchr(key, ' ', keylen) != NULL)
         return SHOAL_EINVAL; /* QUER keys are one word */
     if (timeout_ms == 0 || timeout_ms > FILES_FIND_MS_MAX)
         timeout_ms = f->cfg.search_timeout_ms;
-    if ((s = calloc(1, sizeof(*s))) == NULL || (s->key = strdup(key)) == NULL) {
+    if ((s = calloc(1, sizeof(*s))) == NULL ||
+        (s->key = malloc(keylen + 1)) == NULL) {
         free(s);
         return SHOAL_ENOMEM;
     }
+    memcpy(s->key, key, keylen);
+    s->key[keylen] = '\0';
+    key = s->key;
     s->f = f;
     s->keylen = keylen;
     s->by_hash = !f->classic && keylen == 64 &&
                  files_unhex(key, 64, (uint8_t[32]){0}, 32) == 0;
     s->deadline = files_now(f) + timeout_ms;
+    s->found = found;
     s->cb = cb;
     s->user = user;
     s->next = f->searches;
@@ -531,6 +566,12 @@ int shoal_files_search(shoal_files *f, const char *key, uint32_t timeout_ms,
     if (s->outstanding == 0)
         s->deadline = 0; /* nobody to ask: done at the next tick */
     return 0;
+}
+
+int shoal_files_search(shoal_files *f, const char *key, uint32_t timeout_ms,
+                       shoal_search_cb cb, void *user)
+{
+    return shoal_files_search_stream(f, key, timeout_ms, NULL, cb, user);
 }
 
 void files_search_tick(shoal_files *f, uint64_t now)

@@ -182,7 +182,8 @@ static void on_chnk(shoal_req *req, const shoal_msg *msg, void *user)
 }
 
 /* FGET <name>: the reference's bytes (one REPL with the whole file), but
- * only files in the index, so nothing outside the share. */
+ * only files in the index, so nothing outside the share; name is what
+ * QUER answered (files_find_classic). */
 static void on_fget(shoal_req *req, const shoal_msg *msg, void *user)
 {
     shoal_files *f = user;
@@ -196,7 +197,7 @@ static void on_fget(shoal_req *req, const shoal_msg *msg, void *user)
     }
     memcpy(name, msg->data, msg->len);
     name[msg->len] = '\0';
-    if ((e = files_find_name(f, name)) == NULL) {
+    if ((e = files_find_classic(f, name)) == NULL) {
         shoal_replyf(req, "ERRO", "File not found");
         return;
     }

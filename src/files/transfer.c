@@ -74,6 +74,9 @@ struct files_transfer {
     stream_range written[STREAM_BEHIND]; /* the last chunks written, */
     unsigned nwritten;        /* by the write jobs only (stream_written) */
     int searched_again;
+    int searching;            /* a search for holders runs */
+    int waiting;              /* out of holders to ask: the search's next
+                               * one goes on (classic_next, manifest_next) */
     uint64_t started, ended;
     uint64_t rate_at, rate_bytes;
     double rate;
@@ -759,7 +762,10 @@ static void manifest_next(files_transfer *t)
     while (t->next_holder < t->nholders && t->holders[t->next_holder].bad)
         t->next_holder++;
     if (t->next_holder >= t->nholders) {
-        fail(t, SHOAL_ENOENT, "no_holder");
+        if (t->searching)
+            t->waiting = 1; /* a holder found later takes it on */
+        else
+            fail(t, SHOAL_ENOENT, "no_holder");
         return;
     }
     if ((m = calloc(1, sizeof(*m))) == NULL) {
@@ -843,7 +849,10 @@ static void classic_next(files_transfer *t)
     fget_req *g;
 
     if (t->next_holder >= t->nholders) {
-        fail(t, SHOAL_ENOENT, "no_holder");
+        if (t->searching)
+            t->waiting = 1; /* a holder found later takes it on */
+        else
+            fail(t, SHOAL_ENOENT, "no_holder");
         return;
     }
     if ((g = calloc(1, sizeof(*g))) == NULL) {
@@ -866,25 +875,104 @@ static void classic_next(files_transfer *t)
 
 /* ------------------------------------------------------------- search */
 
+/* Whether search result r is the file t wants. */
+static int result_is_wanted(const files_transfer *t,
+                            const shoal_search_result *r)
+{
+    return t->by_hash ? strcmp(r->hash, t->hash) == 0
+                      : strcmp(r->name, t->what) == 0 ||
+                            strcmp(basename_of(r->name), t->what) == 0;
+}
+
+/* The holders are known: the download starts, from pick (its name). */
+static void start_download(files_transfer *t, const shoal_search_result *pick)
+{
+    shoal_files *f = t->f;
+
+    if (t->name == NULL) {
+        t->full_name = strdup(pick->name);
+        t->name = strdup(basename_of(pick->name));
+        if (t->name == NULL || t->full_name == NULL) {
+            fail(t, SHOAL_ENOMEM, "out_of_memory");
+            return;
+        }
+    }
+    if (f->classic) {
+        t->phase = PH_RUN;
+        open_partial(t);
+        if (t->phase == PH_RUN)
+            classic_next(t);
+    } else {
+        snprintf(t->hash, sizeof(t->hash), "%s", pick->hash);
+        files_unhex(t->hash, 64, t->root, FILES_HASH);
+        t->by_hash = 1;
+        t->phase = PH_MANIFEST;
+        t->next_holder = 0;
+        manifest_next(t);
+    }
+    if (t->phase < PH_DONE)
+        notify(t); /* running */
+}
+
+/* A holder found while the search runs: for a hash, and in classic mode
+ * (a name is one file there), the first one starts the download and the
+ * others join it. A name in secure mode may be several files (hashes):
+ * that waits for the end (on_holders). */
+static void on_holder_found(shoal_files *f, const shoal_search_result *r,
+                            void *user)
+{
+    files_transfer *t = user;
+
+    if (f->dead || t->phase >= PH_DONE || (!f->classic && !t->by_hash) ||
+        !result_is_wanted(t, r))
+        return;
+    for (size_t k = 0; k < r->nholders; k++)
+        holder_add(t, r->holders[k].peer, r->holders[k].addr);
+    if (holders_good(t) == 0)
+        return; /* only ourselves */
+    if (t->phase == PH_SEARCH) {
+        start_download(t, r);
+    } else if (t->waiting) {
+        t->waiting = 0;
+        if (t->phase == PH_MANIFEST)
+            manifest_next(t);
+        else if (t->phase == PH_RUN && t->manifest == NULL)
+            classic_next(t);
+    }
+    if (!f->dead)
+        schedule(t);
+}
+
+/* The search is over: every result is in. */
 static void on_holders(shoal_files *f, int status,
                        const shoal_search_result *r, size_t count, void *user)
 {
     files_transfer *t = user;
     const shoal_search_result *pick = NULL;
 
-    t->inflight--;
+    t->searching = 0;
     if (status < 0 || f->dead) {
         if (!f->dead)
             fail(t, status, "search_failed");
         files_release(f);
         return;
     }
+    if (t->phase >= PH_DONE) {
+        files_release(f);
+        return;
+    }
+    if (f->classic || t->by_hash) { /* on_holder_found had each result */
+        if (t->phase == PH_SEARCH)
+            fail(t, SHOAL_ENOENT, "not_found");
+        else if (t->waiting)
+            fail(t, SHOAL_ENOENT, "no_holder");
+        else
+            schedule(t);
+        files_release(f);
+        return;
+    }
     for (size_t i = 0; i < count; i++) {
-        int match = t->by_hash ? strcmp(r[i].hash, t->hash) == 0
-                               : strcmp(r[i].name, t->what) == 0 ||
-                                     strcmp(basename_of(r[i].name),
-                                            t->what) == 0;
-        if (!match)
+        if (!result_is_wanted(t, &r[i]))
             continue;
         if (pick != NULL && strcmp(pick->hash, r[i].hash) != 0) {
             fail(t, SHOAL_EEXIST, "ambiguous_name");
@@ -901,46 +989,56 @@ static void on_holders(shoal_files *f, int status,
         files_release(f);
         return;
     }
-    if (t->name == NULL) {
-        t->full_name = strdup(pick->name);
-        t->name = strdup(basename_of(pick->name));
-        if (t->name == NULL || t->full_name == NULL) {
-            fail(t, SHOAL_ENOMEM, "out_of_memory");
-            files_release(f);
-            return;
-        }
-    }
-    if (t->phase == PH_SEARCH) {
-        if (f->classic) {
-            t->phase = PH_RUN;
-            open_partial(t);
-            if (t->phase == PH_RUN)
-                classic_next(t);
-        } else {
-            snprintf(t->hash, sizeof(t->hash), "%s", pick->hash);
-            files_unhex(t->hash, 64, t->root, FILES_HASH);
-            t->by_hash = 1;
-            t->phase = PH_MANIFEST;
-            t->next_holder = 0;
-            manifest_next(t);
-        }
-    }
+    if (t->phase == PH_SEARCH)
+        start_download(t, pick);
     if (!f->dead)
         schedule(t);
     files_release(f);
 }
 
+/* What to search for to find t's holders. A QUER key is one word, so a
+ * classic name with spaces is looked for by its longest word ("c
+ * space.txt" by "space.txt"), and the results are matched by the whole
+ * name (result_is_wanted). out has room for SHOAL_FILES_NAME_MAX + 1. */
+static const char *search_key(const files_transfer *t, char *out)
+{
+    const char *p = t->what, *best = t->what;
+    size_t bestlen = 0;
+
+    if (t->by_hash)
+        return t->hash;
+    if (!t->f->classic || strchr(t->what, ' ') == NULL)
+        return t->what;
+    while (*p != '\0') {
+        size_t n = strcspn(p, " ");
+        if (n > bestlen)
+            best = p, bestlen = n;
+        p += n;
+        p += strspn(p, " ");
+    }
+    if (bestlen > FILES_KEY_MAX)
+        bestlen = FILES_KEY_MAX; /* a part of it finds it as well */
+    memcpy(out, best, bestlen);
+    out[bestlen] = '\0';
+    return out;
+}
+
 static void search_holders(files_transfer *t)
 {
-    int rc = shoal_files_search(t->f, t->by_hash ? t->hash : t->what, 0,
-                                on_holders, t);
+    char key[SHOAL_FILES_NAME_MAX + 1];
+    int rc;
 
-    if (rc < 0) {
-        fail(t, rc, "search_failed");
-        return;
-    }
-    t->inflight++;
+    /* set first: on_holder_found may run before the call returns. Not in
+     * t->inflight: the download may end while the search still runs */
+    t->searching = 1;
     files_hold(t->f);
+    rc = shoal_files_search_stream(t->f, search_key(t, key), 0,
+                                   on_holder_found, on_holders, t);
+    if (rc < 0) {
+        t->searching = 0;
+        fail(t, rc, "search_failed");
+        files_release(t->f);
+    }
 }
 
 /* ------------------------------------------------------------ driving */
@@ -983,7 +1081,8 @@ static void schedule(files_transfer *t)
             fail(t, SHOAL_ENOMEM, "out_of_memory");
         return;
     }
-    if (t->inflight == 0 && t->wq_head == NULL && holders_good(t) == 0) {
+    if (t->inflight == 0 && t->wq_head == NULL && holders_good(t) == 0 &&
+        !t->searching) {
         /* everyone failed: look once more before giving up */
         if (t->searched_again) {
             fail(t, SHOAL_ENOENT, "no_holder_left");
@@ -1046,8 +1145,6 @@ int shoal_files_get(shoal_files *f, const char *what, unsigned *id)
         return SHOAL_ENOBUFS;
     by_hash = !f->classic && len == 64 &&
               files_unhex(what, 64, (uint8_t[32]){0}, 32) == 0;
-    if (f->classic && strchr(what, ' ') != NULL)
-        return SHOAL_EINVAL;
     if (f->ntransfers == TRANSFERS_KEPT)
         return SHOAL_ENOBUFS;
     if ((t = calloc(1, sizeof(*t))) == NULL ||

@@ -330,6 +330,13 @@ static void test_search_and_get(void **state)
     assert_string_equal(shoal_files_at(nt.files[2], 1)->name,
                         "sub/Data File.bin");
 
+    /* white space around a key is not part of it */
+    search(&nt, 0, " \tdata file  ", &o);
+    assert_int_equal(o.count, 1);
+    search(&nt, 2, "hello ", &o);
+    assert_int_equal(o.count, 1); /* locally too */
+    assert_int_equal(shoal_files_search(nt.files[0], "  ", 0, on_search, &o),
+                     SHOAL_EINVAL);
     search(&nt, 0, "data file", &o);
     assert_int_equal(o.count, 1);
     assert_string_equal(o.name[0], "sub/Data File.bin");
@@ -733,6 +740,172 @@ static void test_classic(void **state)
     net_down(&nt);
 }
 
+typedef struct stream_out {
+    uv_loop_t *loop;
+    uint64_t first_ms;       /* loop time of the first result; 0: none */
+    unsigned found;
+    char name[256];
+    search_out end;
+} stream_out;
+
+static void on_found(shoal_files *f, const shoal_search_result *r, void *user)
+{
+    stream_out *o = user;
+
+    (void)f;
+    if (o->found++ == 0) {
+        o->first_ms = uv_now(o->loop);
+        snprintf(o->name, sizeof(o->name), "%s", r->name);
+    }
+    assert_false(o->end.done); /* never after the end */
+}
+
+static void on_stream_end(shoal_files *f, int status,
+                          const shoal_search_result *r, size_t count,
+                          void *user)
+{
+    on_search(f, status, r, count, &((stream_out *)user)->end);
+}
+
+static int first_found(void *arg)
+{
+    return ((stream_out *)arg)->found > 0;
+}
+
+/* Classic, as the tutorial's programs need it: a name with a space is
+ * fetched; files in folders are offered by their base name (which the
+ * reference GUI can save), served by it, the shallowest (then first in
+ * name order) of several with one base name and only that one; a key with
+ * white space around it finds what it names; results come as they
+ * arrive, and a download starts on the first holder, well before the
+ * search's timeout (8 s here). */
+static void test_classic_names_and_streaming(void **state)
+{
+    net nt;
+    search_out o;
+    stream_out so;
+    shoal_transfer_info info;
+    char path[600], addr[64];
+    itest_call call;
+    uint64_t t0;
+
+    (void)state;
+    net_up(&nt, 2, 1);
+    path_of(&nt, 1, "share", "c space.txt", path, sizeof(path));
+    write_file(path, "spaced", 6);
+    path_of(&nt, 1, "share", "a", path, sizeof(path));
+    mkdir(path, 0755);
+    path_of(&nt, 1, "share", "b", path, sizeof(path));
+    mkdir(path, 0755);
+    path_of(&nt, 1, "share", "b/deep", path, sizeof(path));
+    mkdir(path, 0755);
+    path_of(&nt, 1, "share", "a/sub.txt", path, sizeof(path));
+    write_file(path, "in a", 4);
+    path_of(&nt, 1, "share", "b/sub.txt", path, sizeof(path));
+    write_file(path, "in b", 4);
+    path_of(&nt, 1, "share", "b/deep/top.txt", path, sizeof(path));
+    write_file(path, "deep", 4);
+    path_of(&nt, 1, "share", "top.txt", path, sizeof(path));
+    write_file(path, "top", 3);
+    path_of(&nt, 1, "share", "b/deep/only.txt", path, sizeof(path));
+    write_file(path, "only", 4);
+    files_up(&nt, 0, 0);
+    files_up(&nt, 1, 0);
+    link_peers(&nt, 0, 1);
+    wait_indexed(&nt, 1, 6);
+
+    /* results as they come (from the network: nothing is known yet), the
+     * first long before the end */
+    memset(&so, 0, sizeof(so));
+    so.loop = &nt.loop;
+    t0 = uv_now(&nt.loop);
+    assert_int_equal(shoal_files_search_stream(nt.files[0], "space", 8000,
+                                               on_found, on_stream_end, &so),
+                     0);
+    assert_true(itest_run_until(&nt.loop, first_found, &so, WAIT_MS));
+    assert_string_equal(so.name, "c space.txt");
+    assert_false(so.end.done);
+    assert_true(so.first_ms - t0 < 4000);
+    assert_true(itest_run_until(&nt.loop, search_done, &so.end, WAIT_MS));
+    assert_int_equal(so.end.count, 1);
+    assert_int_equal(so.found, 1);
+
+    /* a download starts on the first holder: done in less than half the
+     * search's timeout */
+    t0 = uv_now(&nt.loop);
+    get(&nt, 0, "top.txt", &info);
+    assert_int_equal(info.state, SHOAL_TRANSFER_DONE);
+    assert_true(uv_now(&nt.loop) - t0 < 4000);
+    {
+        size_t len;
+        uint8_t *got = read_file(info.path, &len);
+        assert_non_null(got);
+        assert_int_equal(len, 3);
+        assert_memory_equal(got, "top", 3);
+        free(got);
+    }
+
+    /* by base name, one result per base name */
+    search(&nt, 0, "sub", &o);
+    assert_int_equal(o.count, 1);
+    assert_string_equal(o.name[0], "sub.txt");
+    search(&nt, 0, "top", &o);
+    assert_int_equal(o.count, 1);
+    assert_string_equal(o.name[0], "top.txt");
+    search(&nt, 0, "only", &o);
+    assert_int_equal(o.count, 1);
+    assert_string_equal(o.name[0], "only.txt");
+    search(&nt, 0, "deep", &o); /* folders are not part of what is offered */
+    assert_int_equal(o.count, 0);
+    /* a key with white space around it */
+    search(&nt, 0, " space\t", &o);
+    assert_int_equal(o.count, 1);
+    assert_string_equal(o.name[0], "c space.txt");
+
+    /* served by those names: the first of a/ and b/, the top-level one */
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", shoal_node_port(nt.node[1]));
+    {
+        static const char *ask[][2] = {
+            {"sub.txt", "in a"},   {"top.txt", "top"},
+            {"only.txt", "only"},  {"b/sub.txt", "in b"},
+            {"c space.txt", "spaced"},
+        };
+        for (size_t i = 0; i < sizeof(ask) / sizeof(ask[0]); i++) {
+            itest_call_init(&call);
+            assert_int_equal(shoal_request(nt.node[0], addr, "FGET",
+                                           ask[i][0], strlen(ask[i][0]),
+                                           5000, itest_on_reply,
+                                           itest_on_end, &call),
+                             0);
+            assert_true(itest_run_until(&nt.loop, itest_call_ended, &call,
+                                        WAIT_MS));
+            assert_true(itest_reply_is(&call, 0, "REPL", ask[i][1]));
+            itest_call_free(&call);
+        }
+    }
+
+    /* a name with a space, fetched */
+    get(&nt, 0, "c space.txt", &info);
+    assert_int_equal(info.state, SHOAL_TRANSFER_DONE);
+    path_of(&nt, 0, "downloads", "c space.txt", path, sizeof(path));
+    assert_string_equal(info.path, path);
+    get(&nt, 0, "sub.txt", &info);
+    assert_int_equal(info.state, SHOAL_TRANSFER_DONE);
+    {
+        size_t len;
+        uint8_t *got = read_file(info.path, &len);
+        assert_non_null(got);
+        assert_int_equal(len, 4);
+        assert_memory_equal(got, "in a", 4);
+        free(got);
+    }
+    /* nobody has it: that is known at the end of the search only */
+    get(&nt, 0, "nothing.txt", &info);
+    assert_int_equal(info.state, SHOAL_TRANSFER_FAILED);
+    assert_int_equal(info.error, SHOAL_ENOENT);
+    net_down(&nt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -744,6 +917,7 @@ int main(void)
         cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_names_and_bad_payloads),
         cmocka_unit_test(test_classic),
+        cmocka_unit_test(test_classic_names_and_streaming),
     };
 
     if (sodium_init() < 0)
