@@ -31,6 +31,10 @@
 #define HOST_TEXT (SHOAL_HOST_MAX + 16) /* "[host]:port" */
 #define WAIT_MS 30000           /* a job that is not a search ends by then */
 #define WAIT_SLACK_MS 5000      /* a search: its own deadline, and this */
+#define SEARCHES_MAX 32         /* searches kept for GET /api/search/<id> */
+#define SEARCH_KEEP_MS 60000    /* a finished one is kept this long at least */
+
+typedef struct api_search api_search;
 
 struct api {
     shoal_node *node;
@@ -49,6 +53,9 @@ struct api {
     char token_file[4096];
     char url[HOST_TEXT + API_TOKEN_HEX + 32];
     char *share_dir, *download_dir;
+    /* searches started with "wait": false; only the loop touches these */
+    api_search *searches;       /* newest first */
+    unsigned next_search_id;
 };
 
 /* ------------------------------------------------------------------ jobs */
@@ -64,6 +71,7 @@ struct job {
     uint32_t wait_ms;
     char *arg;                  /* the request's string argument, owned */
     unsigned num;               /* its number argument */
+    int nowait;                 /* API_SEARCH: answer with an id at once */
     unsigned status;            /* the answer: HTTP status */
     char *text;                 /* and JSON text, malloc'd */
 };
@@ -407,12 +415,30 @@ static void run_files(job *j)
     job_answer(j, MHD_HTTP_OK, o);
 }
 
+static char *dup_string(const char *s);
+
+static cJSON *result_json(const shoal_search_result *r)
+{
+    cJSON *e = cJSON_CreateObject(), *holders;
+
+    cJSON_AddStringToObject(e, "name", r->name);
+    cJSON_AddNumberToObject(e, "size", (double)r->size);
+    cJSON_AddStringToObject(e, "hash", r->hash ? r->hash : "");
+    holders = string_array(e, "holders");
+    for (size_t h = 0; h < r->nholders; h++) {
+        cJSON *ho = cJSON_CreateObject();
+        cJSON_AddStringToObject(ho, "peer", r->holders[h].peer);
+        cJSON_AddStringToObject(ho, "addr", r->holders[h].addr);
+        cJSON_AddItemToArray(holders, ho);
+    }
+    return e;
+}
+
 static void on_searched(shoal_files *f, int status,
                         const shoal_search_result *results, size_t count,
                         void *user)
 {
     cJSON *o, *arr;
-    size_t i, h;
 
     (void)f;
     if (status < 0) {
@@ -422,31 +448,193 @@ static void on_searched(shoal_files *f, int status,
     }
     o = cJSON_CreateObject();
     arr = string_array(o, "results");
-    for (i = 0; i < count; i++) {
-        const shoal_search_result *r = &results[i];
-        cJSON *e = cJSON_CreateObject(), *holders;
-        cJSON_AddStringToObject(e, "name", r->name);
-        cJSON_AddNumberToObject(e, "size", (double)r->size);
-        cJSON_AddStringToObject(e, "hash", r->hash ? r->hash : "");
-        holders = string_array(e, "holders");
-        for (h = 0; h < r->nholders; h++) {
-            cJSON *ho = cJSON_CreateObject();
-            cJSON_AddStringToObject(ho, "peer", r->holders[h].peer);
-            cJSON_AddStringToObject(ho, "addr", r->holders[h].addr);
-            cJSON_AddItemToArray(holders, ho);
-        }
-        cJSON_AddItemToArray(arr, e);
-    }
+    for (size_t i = 0; i < count; i++)
+        cJSON_AddItemToArray(arr, result_json(&results[i]));
     job_answer(user, MHD_HTTP_OK, o);
+}
+
+/* A search started with "wait": false. Its results so far are read with
+ * GET /api/search/<id> as they come: a classic search lasts its whole
+ * timeout, and a person wants to see the first holder at once. */
+struct api_search {
+    api_search *next;
+    api *api;
+    unsigned id;
+    char *key;
+    cJSON *results;             /* array, in the order found */
+    int done;
+    int status;                 /* how it ended, once done */
+    uint64_t ended;             /* loop time, once done */
+};
+
+static void search_free(api_search *s)
+{
+    cJSON_Delete(s->results);
+    free(s->key);
+    free(s);
+}
+
+/* Finished searches past SEARCH_KEEP_MS go; then, while there are
+ * SEARCHES_MAX or more, the oldest finished ones. 0, or -1 when every
+ * kept search still runs. */
+static int searches_trim(api *a, uint64_t now)
+{
+    api_search **p, *oldest_done;
+    size_t n = 0;
+
+    for (p = &a->searches; *p != NULL;) {
+        api_search *s = *p;
+        if (s->done && now - s->ended >= SEARCH_KEEP_MS) {
+            *p = s->next;
+            search_free(s);
+        } else {
+            n++;
+            p = &s->next;
+        }
+    }
+    while (n >= SEARCHES_MAX) {
+        api_search **victim = NULL;
+        for (p = &a->searches; *p != NULL; p = &(*p)->next)
+            if ((*p)->done)
+                victim = p; /* the last done one is the oldest */
+        if (victim == NULL)
+            return -1;
+        oldest_done = *victim;
+        *victim = oldest_done->next;
+        search_free(oldest_done);
+        n--;
+    }
+    return 0;
+}
+
+/* The same result: the same hash, or without one (classic), the same
+ * name. */
+static int same_result(const cJSON *e, const shoal_search_result *r)
+{
+    const char *hash = r->hash ? r->hash : "";
+    const cJSON *eh = cJSON_GetObjectItemCaseSensitive(e, "hash");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(e, "name");
+
+    if (!cJSON_IsString(eh) || !cJSON_IsString(en))
+        return 0;
+    if (hash[0] != '\0')
+        return strcmp(eh->valuestring, hash) == 0;
+    return eh->valuestring[0] == '\0' && strcmp(en->valuestring, r->name) == 0;
+}
+
+static void on_search_found(shoal_files *f, const shoal_search_result *r,
+                            void *user)
+{
+    api_search *s = user;
+    cJSON *e;
+    int i = 0;
+
+    (void)f;
+    cJSON_ArrayForEach(e, s->results) {
+        if (same_result(e, r)) {
+            cJSON_ReplaceItemInArray(s->results, i, result_json(r));
+            return;
+        }
+        i++;
+    }
+    cJSON_AddItemToArray(s->results, result_json(r));
+}
+
+static void on_search_end(shoal_files *f, int status,
+                          const shoal_search_result *results, size_t count,
+                          void *user)
+{
+    api_search *s = user;
+
+    s->done = 1;
+    s->status = status;
+    s->ended = uv_now(shoal_node_loop(s->api->node));
+    if (status == 0) { /* every result, merged: the final word */
+        cJSON_Delete(s->results);
+        s->results = cJSON_CreateArray();
+        for (size_t i = 0; i < count; i++)
+            cJSON_AddItemToArray(s->results, result_json(&results[i]));
+    }
+    (void)f;
+}
+
+static void run_search_start(job *j)
+{
+    api *a = j->api;
+    api_search *s;
+    cJSON *o;
+    int rc;
+
+    if (searches_trim(a, uv_now(shoal_node_loop(a->node))) < 0) {
+        job_error(j, MHD_HTTP_TOO_MANY_REQUESTS,
+                  "%d searches are running; try later", SEARCHES_MAX);
+        return;
+    }
+    if ((s = calloc(1, sizeof(*s))) == NULL ||
+        (s->key = dup_string(j->arg)) == NULL ||
+        (s->results = cJSON_CreateArray()) == NULL) {
+        if (s != NULL)
+            free(s->key);
+        free(s);
+        job_error(j, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return;
+    }
+    s->api = a;
+    s->id = ++a->next_search_id;
+    /* listed first: results may come before the call returns */
+    s->next = a->searches;
+    a->searches = s;
+    rc = shoal_files_search_stream(a->files, j->arg, j->num, on_search_found,
+                                   on_search_end, s);
+    if (rc < 0) {
+        a->searches = s->next;
+        search_free(s);
+        job_error(j, status_of(rc), "cannot search: %s", shoal_strerror(rc));
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", s->id);
+    cJSON_AddStringToObject(o, "key", s->key);
+    job_answer(j, MHD_HTTP_OK, o);
 }
 
 static void run_search(job *j)
 {
-    int rc = shoal_files_search(j->api->files, j->arg, j->num, on_searched,
-                                j);
+    int rc;
 
+    if (j->nowait) {
+        run_search_start(j);
+        return;
+    }
+    rc = shoal_files_search(j->api->files, j->arg, j->num, on_searched, j);
     if (rc < 0)
         job_error(j, status_of(rc), "cannot search: %s", shoal_strerror(rc));
+}
+
+/* {"id", "key", "done", "error", "results"}: what a search has found so
+ * far; once done, every result. */
+static void run_search_get(job *j)
+{
+    api_search *s = j->api->searches;
+    cJSON *o;
+
+    while (s != NULL && s->id != j->num)
+        s = s->next;
+    if (s == NULL) {
+        job_error(j, MHD_HTTP_NOT_FOUND, "no search %u (or it ended over "
+                  "%d s ago)", j->num, SEARCH_KEEP_MS / 1000);
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", s->id);
+    cJSON_AddStringToObject(o, "key", s->key);
+    cJSON_AddBoolToObject(o, "done", s->done);
+    if (s->done && s->status < 0)
+        cJSON_AddStringToObject(o, "error", shoal_strerror(s->status));
+    else
+        cJSON_AddNullToObject(o, "error");
+    cJSON_AddItemToObject(o, "results", cJSON_Duplicate(s->results, 1));
+    job_answer(j, MHD_HTTP_OK, o);
 }
 
 static void run_get(job *j)
@@ -637,6 +825,7 @@ static const job_fn job_runs[API_ENDPOINTS] = {
     [API_PEER_REMOVE] = run_peer_remove,
     [API_FILES] = run_files,
     [API_SEARCH] = run_search,
+    [API_SEARCH_GET] = run_search_get,
     [API_GET] = run_get,
     [API_TRANSFERS] = run_transfers,
     [API_TRANSFER] = run_transfer,
@@ -648,6 +837,8 @@ static uint32_t job_wait_ms(const api *a, const api_request *req)
     switch (req->endpoint) {
     case API_JOIN: return WAIT_MS * 2; /* a walk of a few connects */
     case API_SEARCH:
+        if (req->nowait)
+            return WAIT_MS;
         return (req->num ? req->num : a->search_timeout_ms) + WAIT_SLACK_MS;
     default: return WAIT_MS;
     }
@@ -667,6 +858,7 @@ static enum MHD_Result serve_api(api *a, struct MHD_Connection *c,
     j->run = job_runs[req->endpoint];
     j->wait_ms = job_wait_ms(a, req);
     j->num = req->num;
+    j->nowait = req->nowait;
     if (req->arg[0] != '\0' && (j->arg = dup_string(req->arg)) == NULL) {
         free(j);
         return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
@@ -993,5 +1185,11 @@ void api_free(api *a)
     uv_mutex_destroy(&a->lock);
     free(a->share_dir);
     free(a->download_dir);
+    /* the files service is freed first: no search calls back any more */
+    while (a->searches != NULL) {
+        api_search *next = a->searches->next;
+        search_free(a->searches);
+        a->searches = next;
+    }
     free(a);
 }

@@ -196,15 +196,36 @@ static unsigned prep_peer_remove(const cJSON *body, const char *rest,
     return 0;
 }
 
+static int is_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
 static unsigned prep_search(const cJSON *body, const char *rest,
                             api_decision *d)
 {
     const char *key = string_member(body, "key", API_KEY_MAX, d);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "timeout_ms");
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(body, "wait");
+    size_t len;
 
     (void)rest;
     if (key == NULL)
         return d->status;
+    /* " song " names "song": a stray space must not find nothing */
+    while (is_space(*key))
+        key++;
+    len = strlen(key);
+    while (len > 0 && is_space(key[len - 1]))
+        len--;
+    if (len == 0)
+        return refuse(d, 400, "\"key\" is only white space");
+    /* Absent or null: wait for the end, as before "wait" was known. */
+    if (w != NULL && !cJSON_IsNull(w)) {
+        if (!cJSON_IsBool(w))
+            return refuse(d, 400, "\"wait\" must be true or false");
+        d->req.nowait = cJSON_IsFalse(w);
+    }
     /* Absent or null: the node's own default, which 0 stands for. */
     if (t != NULL && !cJSON_IsNull(t)) {
         if (!cJSON_IsNumber(t) || !(t->valuedouble >= 0) ||
@@ -214,7 +235,7 @@ static unsigned prep_search(const cJSON *body, const char *rest,
                           API_SEARCH_MS_MAX);
         d->req.num = (uint32_t)t->valuedouble;
     }
-    take_arg(d, key);
+    snprintf(d->req.arg, sizeof(d->req.arg), "%.*s", (int)len, key);
     return 0;
 }
 
@@ -263,6 +284,15 @@ static unsigned prep_transfer(const cJSON *body, const char *rest,
     return 0;
 }
 
+static unsigned prep_search_get(const cJSON *body, const char *rest,
+                                api_decision *d)
+{
+    (void)body;
+    if (parse_id(rest, &d->req.num) < 0)
+        return refuse(d, 404, "expected /api/search/<number>");
+    return 0;
+}
+
 /* ------------------------------------------------------------ the routes */
 
 /* A route: what a request for method and path becomes. prepare checks its
@@ -283,6 +313,7 @@ static const route routes[] = {
     {"DELETE", "/api/peers/", API_PEER_REMOVE, 0, prep_peer_remove},
     {"GET", "/api/files", API_FILES, 0, NULL},
     {"POST", "/api/search", API_SEARCH, 1, prep_search},
+    {"GET", "/api/search/", API_SEARCH_GET, 0, prep_search_get},
     {"POST", "/api/get", API_GET, 1, prep_get},
     {"GET", "/api/transfers", API_TRANSFERS, 0, NULL},
     {"GET", "/api/transfers/", API_TRANSFER, 0, prep_transfer},

@@ -35,7 +35,10 @@ typedef enum api_endpoint {
     API_JOIN,           /* POST /api/peers {"addr": ...} */
     API_PEER_REMOVE,    /* DELETE /api/peers/<id> */
     API_FILES,          /* GET /api/files */
-    API_SEARCH,         /* POST /api/search {"key": ..., "timeout_ms": ...} */
+    API_SEARCH,         /* POST /api/search {"key": ..., "timeout_ms": ...,
+                         * "wait": false} */
+    API_SEARCH_GET,     /* GET /api/search/<id>: a search started with
+                         * "wait": false, its results so far */
     API_GET,            /* POST /api/get {"what": ...} */
     API_TRANSFERS,      /* GET /api/transfers */
     API_TRANSFER,       /* GET /api/transfers/<id> */
@@ -47,12 +50,16 @@ typedef struct api_request {
     api_endpoint endpoint;
     /* API_JOIN: the address (at most API_ADDR_MAX bytes); API_PEER_REMOVE:
      * the peer id (shorter than SHOAL_ID_MAX, no '/'); API_SEARCH: the key
-     * (at most API_KEY_MAX); API_GET: a hash or a name that passes
+     * (at most API_KEY_MAX, white space around it removed); API_GET: a hash or a name that passes
      * shoal_files_name_ok. Never empty for those, "" for the others. */
     char arg[API_ARG_MAX + 1];
     /* API_SEARCH: timeout_ms, 0 (the node's default) to API_SEARCH_MS_MAX;
-     * API_TRANSFER: the transfer's id, 1 or more. 0 for the others. */
+     * API_TRANSFER, API_SEARCH_GET: the id, 1 or more. 0 for the others. */
     uint32_t num;
+    /* API_SEARCH: 1 when "wait" is false: answered at once with the
+     * search's id, its results read with API_SEARCH_GET as they come.
+     * 0 for the others. */
+    int nowait;
 } api_request;
 
 /* What to do with a request: refuse it with status (400..599) and why

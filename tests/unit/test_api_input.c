@@ -285,6 +285,51 @@ static void test_body_json(void **state)
                      0);
 }
 
+/* A search key loses the white space around it; one that is nothing else
+ * is refused; "wait" is a boolean; GET /api/search/<id> takes an id. */
+static void test_search_args(void **state)
+{
+    static const char *bad_ids[] = {
+        "/api/search/", "/api/search/0", "/api/search/01", "/api/search/x",
+        "/api/search/1/", "/api/search/4294967296", "/api/search/-1",
+    };
+    api_decision d;
+
+    (void)state;
+    assert_int_equal(parse("POST", "/api/search",
+                           "{\"key\": \" \\tsong  \\n\"}", &d), 0);
+    assert_string_equal(d.req.arg, "song");
+    assert_int_equal(d.req.nowait, 0);
+    assert_int_equal(parse("POST", "/api/search",
+                           "{\"key\": \"a b \"}", &d), 0);
+    assert_string_equal(d.req.arg, "a b");
+    assert_int_equal(parse("POST", "/api/search", "{\"key\": \" \\t \"}",
+                           &d), 400);
+    assert_non_null(strstr(d.why, "white space"));
+    assert_int_equal(parse("POST", "/api/search",
+                           "{\"key\": \"a\", \"wait\": false}", &d), 0);
+    assert_int_equal(d.req.nowait, 1);
+    assert_int_equal(parse("POST", "/api/search",
+                           "{\"key\": \"a\", \"wait\": true}", &d), 0);
+    assert_int_equal(d.req.nowait, 0);
+    assert_int_equal(parse("POST", "/api/search",
+                           "{\"key\": \"a\", \"wait\": null}", &d), 0);
+    assert_int_equal(d.req.nowait, 0);
+    assert_int_equal(parse("POST", "/api/search",
+                           "{\"key\": \"a\", \"wait\": 0}", &d), 400);
+    assert_non_null(strstr(d.why, "wait"));
+    assert_int_equal(parse("POST", "/api/search",
+                           "{\"key\": \"a\", \"wait\": \"no\"}", &d), 400);
+    assert_int_equal(parse("GET", "/api/search/12", "", &d), 0);
+    assert_int_equal(d.req.endpoint, API_SEARCH_GET);
+    assert_int_equal(d.req.num, 12);
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+        assert_int_equal(parse("GET", bad_ids[i], "", &d), 404);
+        assert_non_null(strstr(d.why, "/api/search/<number>"));
+    }
+    assert_int_equal(parse("DELETE", "/api/search/1", "", &d), 405);
+}
+
 static void test_body_nul(void **state)
 {
     static const char raw[] = "{\"key\": \"a\0b\"}";
@@ -484,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_endpoints_without_arguments),
         cmocka_unit_test(test_body_size),
         cmocka_unit_test(test_body_json),
+        cmocka_unit_test(test_search_args),
         cmocka_unit_test(test_body_nul),
         cmocka_unit_test(test_join),
         cmocka_unit_test(test_peer_remove),
