@@ -490,13 +490,94 @@ int client_files(int argc, char **argv)
     return 0;
 }
 
+/* The rows `shoal search` printed already: "hash\nname\npeer" each, so
+ * that a holder is printed once, when it is first found. */
+typedef struct seen_rows {
+    char **v;
+    size_t n;
+} seen_rows;
+
+/* 1 if the row is new (and now remembered), 0 if printed already. */
+static int row_new(seen_rows *seen, const char *hash, const char *name,
+                   const char *peer)
+{
+    size_t len = strlen(hash) + strlen(name) + strlen(peer) + 3;
+    char *key = malloc(len), **grown;
+
+    if (key == NULL)
+        return 0;
+    snprintf(key, len, "%s\n%s\n%s", hash, name, peer);
+    for (size_t i = 0; i < seen->n; i++)
+        if (strcmp(seen->v[i], key) == 0) {
+            free(key);
+            return 0;
+        }
+    if ((grown = realloc(seen->v, (seen->n + 1) * sizeof(*grown))) == NULL) {
+        free(key);
+        return 0;
+    }
+    seen->v = grown;
+    seen->v[seen->n++] = key;
+    return 1;
+}
+
+static void rows_free(seen_rows *seen)
+{
+    for (size_t i = 0; i < seen->n; i++)
+        free(seen->v[i]);
+    free(seen->v);
+}
+
+#define SEARCH_ROW "%-32s  %9s  %-12s  %s\n"
+
+/* Prints a row for each holder of the results not printed yet. */
+static void print_new_rows(const cJSON *results, seen_rows *seen)
+{
+    const cJSON *r, *h;
+
+    cJSON_ArrayForEach(r, results) {
+        char size[32], hash[16];
+        human_size(number_of(r, "size"), size, sizeof(size));
+        short_hash(string_of(r, "hash"), hash, sizeof(hash));
+        cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(r, "holders")) {
+            if (row_new(seen, string_of(r, "hash"), string_of(r, "name"),
+                        string_of(h, "peer")))
+                printf(SEARCH_ROW, string_of(r, "name"), size, hash,
+                       string_of(h, "peer"));
+        }
+    }
+    fflush(stdout);
+}
+
+static void sleep_ms(long ms);
+
+/* The key without white space around it, in out (API_KEY_MAX + 1). */
+static int trimmed_key(const char *key, char *out)
+{
+    size_t len;
+
+    while (*key == ' ' || (*key >= '\t' && *key <= '\r'))
+        key++;
+    len = strlen(key);
+    while (len > 0 && (key[len - 1] == ' ' ||
+                       (key[len - 1] >= '\t' && key[len - 1] <= '\r')))
+        len--;
+    if (len == 0 || len > API_KEY_MAX)
+        return -1;
+    memcpy(out, key, len);
+    out[len] = '\0';
+    return 0;
+}
+
 int client_search(int argc, char **argv)
 {
     static const char usage[] =
         "usage: shoal search [options] KEY\n"
         "Searches the network, through a running node, for files whose "
         "name\n"
-        "contains KEY (or whose hash is KEY), and lists what was found.\n\n"
+        "contains KEY (or whose hash is KEY), and lists what is found as it "
+        "comes:\n"
+        "a row per file and holder.\n\n"
         "  --api HOST:PORT     the node's API (default " API_DEFAULT_ADDR ")\n"
         "  --home DIR          the node's home (default $SHOAL_HOME or "
         "~/.shoal)\n"
@@ -504,48 +585,85 @@ int client_search(int argc, char **argv)
         "HOME/api-HOST-PORT.token)\n"
         "  --timeout MS        how long the search runs (default: the "
         "node's)\n"
-        "  --json              print the API's JSON\n";
-    table t = {4, "lrlr", 0, NULL};
-    const cJSON *r, *arr;
-    cJSON *body, *json;
+        "  --json              print the API's JSON, once the search is "
+        "over\n";
+    char key[API_KEY_MAX + 1], path[64];
+    const cJSON *id, *results = NULL;
+    cJSON *body, *json, *st = NULL;
+    seen_rows seen = {NULL, 0};
+    struct timespec now;
+    double end;
     client_opts o;
     client cl;
     int i, rc;
 
     if ((i = client_parse(argc, argv, usage, &o, 1, 1)) < 0)
         return 2;
+    if (trimmed_key(argv[i], key) < 0) {
+        fprintf(stderr, "shoal: search: the key is empty (or only white "
+                        "space) or longer than %d bytes\n", API_KEY_MAX);
+        return 2;
+    }
     if ((rc = client_init(&cl, &o)) != 0)
         return rc;
     body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "key", argv[i]);
+    cJSON_AddStringToObject(body, "key", key);
     if (o.timeout_ms > 0)
         cJSON_AddNumberToObject(body, "timeout_ms", (double)o.timeout_ms);
-    rc = call(&cl, "POST", "/api/search", body,
-              (o.timeout_ms > 0 ? o.timeout_ms : 3000) + CALL_TIMEOUT_MS,
-              &json);
+    cJSON_AddFalseToObject(body, "wait"); /* results as they come */
+    rc = call(&cl, "POST", "/api/search", body, CALL_TIMEOUT_MS, &json);
     cJSON_Delete(body);
     if (rc != 0)
         return 1;
-    if (o.json) {
-        print_json(json);
+    id = cJSON_GetObjectItemCaseSensitive(json, "id");
+    if (!cJSON_IsNumber(id) || id->valuedouble < 1) {
+        fprintf(stderr, "shoal: the node gave no search id\n");
         cJSON_Delete(json);
-        return 0;
+        return 1;
     }
-    arr = cJSON_GetObjectItemCaseSensitive(json, "results");
-    table_row(&t, "NAME", "SIZE", "HASH", "HOLDERS");
-    cJSON_ArrayForEach(r, arr) {
-        char size[32], hash[16], holders[16];
-        human_size(number_of(r, "size"), size, sizeof(size));
-        short_hash(string_of(r, "hash"), hash, sizeof(hash));
-        snprintf(holders, sizeof(holders), "%d",
-                 cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
-                     r, "holders")));
-        table_row(&t, string_of(r, "name"), size, hash, holders);
-    }
-    table_print(&t);
-    printf("(%d results)\n", cJSON_GetArraySize(arr));
+    snprintf(path, sizeof(path), "/api/search/%u", (unsigned)id->valuedouble);
     cJSON_Delete(json);
-    return 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    /* the node ends the search by its timeout; this only bounds a node
+     * that stopped answering */
+    end = now.tv_sec * 1000.0 + now.tv_nsec / 1e6 +
+          (double)(o.timeout_ms > 0 ? o.timeout_ms : 600000) +
+          CALL_TIMEOUT_MS;
+    if (!o.json)
+        printf(SEARCH_ROW, "NAME", "SIZE", "HASH", "HOLDER");
+    for (;;) {
+        cJSON_Delete(st);
+        if (call(&cl, "GET", path, NULL, CALL_TIMEOUT_MS, &st) != 0) {
+            rows_free(&seen);
+            return 1;
+        }
+        results = cJSON_GetObjectItemCaseSensitive(st, "results");
+        if (!o.json)
+            print_new_rows(results, &seen);
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "done")))
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec * 1000.0 + now.tv_nsec / 1e6 >= end) {
+            fprintf(stderr, "shoal: search %s: the node did not end it in "
+                            "time\n", key);
+            cJSON_Delete(st);
+            rows_free(&seen);
+            return 1;
+        }
+        sleep_ms(POLL_MS);
+    }
+    rows_free(&seen);
+    rc = 0;
+    if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(st, "error"))) {
+        fprintf(stderr, "shoal: search %s: %s\n", key, string_of(st, "error"));
+        rc = 1;
+    } else if (o.json) {
+        print_json(st);
+    } else {
+        printf("(%d results)\n", cJSON_GetArraySize(results));
+    }
+    cJSON_Delete(st);
+    return rc;
 }
 
 /* One line, redrawn in place on a terminal: name, bar, percent, then the

@@ -139,6 +139,7 @@ static void node_usage(FILE *out)
             "  --no-peer-store       keep no peer store\n"
             "  --check-interval MS   liveness check period, 0 = off "
             "(default 10000)\n"
+            "  --search-timeout MS   how long a search runs (default 3000)\n"
             "  --log-level LEVEL     error, warn, info or debug (default "
             "info)\n"
             "  --help                this text\n",
@@ -213,12 +214,15 @@ static int downloads_dir(const char *given, const char *home, char *out)
 
 /* Starts the files service; shares share (may be NULL). */
 static int start_files(shoal_node *node, const char *share,
-                       const char *downloads, shoal_files_config *fcfg,
-                       char *share_abs, shoal_files **out)
+                       const char *downloads, uint32_t search_ms,
+                       shoal_files_config *fcfg, char *share_abs,
+                       shoal_files **out)
 {
     int rc;
 
     shoal_files_config_init(fcfg);
+    if (search_ms > 0)
+        fcfg->search_timeout_ms = search_ms;
     fcfg->max_classic_file = CLASSIC_FILE_MAX;
     if (share != NULL && realpath(share, share_abs) == NULL) {
         fprintf(stderr, "shoal: --share %s: %s\n", share, strerror(errno));
@@ -342,6 +346,7 @@ static int cmd_node(int argc, char **argv)
         {"no-pex", no_argument, NULL, 'X'},
         {"pex-interval", required_argument, NULL, 'Y'},
         {"check-interval", required_argument, NULL, 'C'},
+        {"search-timeout", required_argument, NULL, 'W'},
         {"log-level", required_argument, NULL, 'L'},
         {"share", required_argument, NULL, 's'},
         {"downloads", required_argument, NULL, 'd'},
@@ -364,7 +369,7 @@ static int cmd_node(int argc, char **argv)
     shoal_files_config fcfg;
     shoal_files *files = NULL;
     api *api = NULL;
-    long hops = 2, check_ms = 10000;
+    long hops = 2, check_ms = 10000, search_ms = 0;
     const char *listen[8], *trackers[8];
     int perf = 0, nlisten = 0, ntrackers = 0, i;
     long tracker_ms = 30000;
@@ -443,6 +448,9 @@ static int cmd_node(int argc, char **argv)
         case 'C':
             check_ms = parse_number(optarg, 0, 86400000, "--check-interval");
             break;
+        case 'W':
+            search_ms = parse_number(optarg, 1, 60000, "--search-timeout");
+            break;
         case 'L':
             if ((cfg.log_level = parse_log_level(optarg)) < 0) {
                 fprintf(stderr, "shoal: unknown log level '%s'\n", optarg);
@@ -512,7 +520,8 @@ static int cmd_node(int argc, char **argv)
             return 1;
         }
     }
-    if (start_files(node, share, dl_abs, &fcfg, share_abs, &files) < 0) {
+    if (start_files(node, share, dl_abs, (uint32_t)search_ms, &fcfg,
+                    share_abs, &files) < 0) {
         shoal_node_free(node);
         return 1;
     }

@@ -210,11 +210,45 @@ p = json.load(open(sys.argv[1]))["peers"]
 assert [x["addr"] for x in p] == [sys.argv[2]], p
 EOF
 
-# Search on B finds A's files; by part of a name, case-insensitively.
-"$SHOAL" search "${BC[@]}" --timeout 2000 'DEEP' >"$TMP/search.out" 2>&1 ||
+# Search on B finds A's files; by part of a name, case-insensitively, white
+# space around the key ignored; a row per file and holder, as they come.
+"$SHOAL" search "${BC[@]}" --timeout 2000 ' DEEP  ' >"$TMP/search.out" 2>&1 ||
     fail "shoal search: $(cat "$TMP/search.out")"
-grep -q '^sub folder/deep file.bin  *1\.5 MiB  [0-9a-f]\{12\}  *1$' "$TMP/search.out" ||
-    fail "shoal search: row: $(cat "$TMP/search.out")"
+head -1 "$TMP/search.out" | grep -q '^NAME  *SIZE  *HASH  *HOLDER$' ||
+    fail "shoal search: header: $(cat "$TMP/search.out")"
+grep -q "^sub folder/deep file.bin  *1\.5 MiB  [0-9a-f]\{12\}  ${ADDR_a##*/p2p/}\$" "$TMP/search.out" ||
+    fail "shoal search: expected a row 'sub folder/deep file.bin  1.5 MiB  HASH  ${ADDR_a##*/p2p/}', got: $(cat "$TMP/search.out")"
+grep -q '^(1 results)$' "$TMP/search.out" || fail "shoal search: count: $(cat "$TMP/search.out")"
+"$SHOAL" search "${BC[@]}" '  ' >"$TMP/search.out" 2>&1 &&
+    fail "shoal search of white space only exited 0"
+grep -q "white space" "$TMP/search.out" ||
+    fail "shoal search of white space: no clear message: $(cat "$TMP/search.out")"
+expect 200 "a search key with white space around it" "$B" "$TB" POST /api/search \
+    --data '{"key": " hello\t", "timeout_ms": 2000}'
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; assert [x["name"] for x in r] == ["hello world.txt"], r' \
+    "$TMP/body" || fail "search ' hello\\t': expected hello world.txt, got $(cat "$TMP/body")"
+expect 400 "a search key of white space only" "$B" "$TB" POST /api/search \
+    --data '{"key": " \t "}'
+expect 400 "a search wait that is no boolean" "$B" "$TB" POST /api/search \
+    --data '{"key": "x", "wait": "no"}'
+expect 404 "no such search" "$B" "$TB" GET /api/search/999
+expect 404 "a search id that is no number" "$B" "$TB" GET /api/search/x
+# A search that answers at once with its id, read until done.
+expect 200 "a search started without waiting" "$B" "$TB" POST /api/search \
+    --data '{"key": "hello", "timeout_ms": 2000, "wait": false}'
+sid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$TMP/body") ||
+    fail "search without waiting: expected {\"id\": N}, got $(cat "$TMP/body")"
+search_done() {
+    [ "$(http "$B" "$TB" GET "/api/search/$sid")" = 200 ] &&
+        python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["done"] else 1)' "$TMP/body"
+}
+wait_for 10000 search_done || fail "search $sid did not end: $(cat "$TMP/body")"
+python3 - "$TMP/body" "$sid" <<'EOF' || fail "search $sid: $(cat "$TMP/body")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["id"] == int(sys.argv[2]) and s["key"] == "hello", s
+assert s["error"] is None and [x["name"] for x in s["results"]] == ["hello world.txt"], s
+EOF
 "$SHOAL" search "${BC[@]}" --timeout 2000 --json 'hello' >"$TMP/search.json" ||
     fail "shoal search --json"
 json_ok "$TMP/search.json" || fail "shoal search --json is not JSON"
@@ -299,6 +333,24 @@ start_node d --classic --share "$SHARE"
 expect 200 "classic status" "$API_d" "$TOKEN_d" GET /api/status
 python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["mode"] == "classic" and s["peer_id"] is None, s' \
     "$TMP/body" || fail "classic status: $(cat "$TMP/body")"
+wait_for 10000 files_indexed "$API_d" "$TOKEN_d" 3 || fail "node D did not index its share"
+# A classic key with white space around it still finds a local file.
+"$SHOAL" search --api "$API_d" --timeout 1000 'hello ' >"$TMP/search.out" 2>&1 ||
+    fail "classic search 'hello ': $(cat "$TMP/search.out")"
+grep -q "^hello world.txt  .*  127\.0\.0\.1:[0-9]*\$" "$TMP/search.out" ||
+    fail "classic search 'hello ': expected a row for hello world.txt, got: $(cat "$TMP/search.out")"
+# A classic search lasts its whole timeout (20 s here); what it has found
+# is there to read long before (its local file, at once).
+expect 200 "a classic search without waiting" "$API_d" "$TOKEN_d" POST /api/search \
+    --data '{"key": "notes", "timeout_ms": 20000, "wait": false}'
+sid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$TMP/body") ||
+    fail "classic search without waiting: expected {\"id\": N}, got $(cat "$TMP/body")"
+expect 200 "the classic search so far" "$API_d" "$TOKEN_d" GET "/api/search/$sid"
+python3 - "$TMP/body" <<'EOF' || fail "classic search so far: expected notes.md and done false, got $(cat "$TMP/body")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["done"] is False and [x["name"] for x in s["results"]] == ["notes.md"], s
+EOF
 
 # ------------------------------------------------------------ stopping
 for n in a b c d; do
