@@ -7,7 +7,14 @@
 #   2. our node joins through P1 only (deep.bin is two hops away), then
 #      `shoal search` finds deep.bin held by P2 and `shoal get` fetches it;
 #   3. a Python peer fetches a file from our node's share with FGET, and our
-#      node refuses FGET of ../etc/passwd, /etc/passwd and a symlink out.
+#      node refuses FGET of ../etc/passwd, /etc/passwd and a symlink out;
+#   4. a name with a space ("c space.txt" on P2) is found and fetched;
+#   5. files in sub-folders of our share are offered by their base name,
+#      which the Python peer saves as the reference GUI does (under that
+#      name, no folder made); of two with one base name, the first folder's;
+#   6. with a search timeout of 20 s, `shoal search` shows a result and
+#      `shoal get` finishes in less than half of it (results are used as
+#      they come, not at the search's end).
 set -eu
 shoal=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -79,6 +86,9 @@ free_port() {
 # ---------------------------------------------------------------- step 1
 step="1 (Python peers P1 -> P2)"
 head -c 3145728 /dev/urandom >"$work/p2share/deep.bin"
+echo "a name with a space" >"$work/p2share/c space.txt"
+head -c 200000 /dev/urandom >"$work/p2share/late.bin"
+head -c 200000 /dev/urandom >"$work/p2share/fresh.bin"
 echo "P1's own file, which no search here matches" >"$work/p1share/p1-notes.txt"
 start p1 $py serve --port 0 --share "$work/p1share"; P1=$addr
 start p2 $py serve --port 0 --share "$work/p2share" --bootstrap "$P1" --hops 1
@@ -97,13 +107,18 @@ cmp -s "$work/p2share/deep.bin" "$work/py-deep.bin" ||
 # ---------------------------------------------------------------- step 2
 step="2 (our node searches and fetches through P1)"
 head -c 1048576 /dev/urandom >"$work/share/mine.bin"
+mkdir -p "$work/share/sub/deeper" "$work/share/a" "$work/share/b" "$work/saved"
+echo "inside a folder" >"$work/share/sub/deeper/inner.txt"
+echo "twin in a" >"$work/share/a/twin.txt"
+echo "twin in b" >"$work/share/b/twin.txt"
+SEARCH_MS=20000 # step 6: long, so that waiting for it shows
 ln -s /etc/passwd "$work/share/escape"
 node_started=
 for attempt in 1 2 3; do
     API=127.0.0.1:$(free_port)
     "$shoal" node --classic --listen 127.0.0.1:0 --share "$work/share" \
         --downloads "$work/dl" --api "$API" --bootstrap "$P1" --hops 1 \
-        --log-level debug >"$work/node.log" 2>&1 &
+        --search-timeout "$SEARCH_MS" --log-level debug >"$work/node.log" 2>&1 &
     npid=$!
     if wait_line node "$npid" '^api on \(.*\)' 15; then
         pids+=($npid)
@@ -129,7 +144,7 @@ out=$($py send "$S" LIST)
 end=$(( $(now_ms) + 30000 ))
 found=
 while [ "$(now_ms)" -lt "$end" ]; do
-    if out=$("$shoal" search deep --api "$API" --json 2>&1) &&
+    if out=$("$shoal" search deep --api "$API" --timeout 3000 --json 2>&1) &&
         echo "$out" | grep -q '"deep.bin"' && echo "$out" | grep -qF "$P2"; then
         found=1
         break
@@ -159,4 +174,76 @@ for name in ../etc/passwd /etc/passwd escape "../share/mine.bin"; do
         fail "FGET $name from our node was not refused with ERRO (rc $rc): $out"
     [ ! -e "$work/refused" ] || fail "FGET $name from our node sent data"
 done
+
+# ---------------------------------------------------------------- step 4
+step="4 (a name with a space, from P2)"
+end=$(( $(now_ms) + 30000 ))
+found=
+while [ "$(now_ms)" -lt "$end" ]; do
+    if out=$("$shoal" search space --api "$API" --timeout 3000 2>&1) &&
+        echo "$out" | grep -q "^c space\.txt  .*  $P2\$"; then
+        found=1
+        break
+    fi
+    sleep 0.2
+done
+[ -n "$found" ] || fail "shoal search space did not list 'c space.txt' held by $P2; last output:
+$out"
+out=$("$shoal" get "c space.txt" --api "$API" --timeout 60000 2>&1) ||
+    fail "shoal get 'c space.txt' (expected the file, as the reference serves it): $out"
+cmp "$work/p2share/c space.txt" "$work/dl/c space.txt" ||
+    fail "the downloaded 'c space.txt' differs from P2's"
+
+# ---------------------------------------------------------------- step 5
+step="5 (files in sub-folders, offered by their base name)"
+eventually 20 "our node indexed its sub-folders" \
+    bash -c "'$shoal' files --api '$API' | grep -q '^b/twin.txt '"
+out=$($py query "$S" inner --wait 10) || fail "Python QUER inner to our node: $out"
+echo "$out" | grep -qx "RESP inner.txt $S" ||
+    fail "QUER inner: expected 'RESP inner.txt $S' (a name the reference GUI can save), got:
+$out"
+out=$($py fetch "$S" inner.txt --into "$work/saved" 2>&1) ||
+    fail "the Python peer could not fetch and save inner.txt as the reference GUI does: $out"
+cmp "$work/share/sub/deeper/inner.txt" "$work/saved/inner.txt" ||
+    fail "inner.txt as saved differs from sub/deeper/inner.txt"
+# two files named twin.txt: one RESP, for a/twin.txt (the first folder)
+rc=0
+out=$($py query "$S" twin --count 2 --wait 3 2>&1) || rc=$?
+[ "$rc" = 1 ] && [ "$(echo "$out" | grep -c '^RESP ')" = 1 ] &&
+    echo "$out" | grep -qx "RESP twin.txt $S" ||
+    fail "QUER twin: expected one 'RESP twin.txt $S' (rc 1 after 3 s), got rc $rc:
+$out"
+$py fetch "$S" twin.txt --into "$work/saved" >/dev/null ||
+    fail "the Python peer could not fetch twin.txt"
+cmp "$work/share/a/twin.txt" "$work/saved/twin.txt" ||
+    fail "twin.txt as served is not a/twin.txt: $(cat "$work/saved/twin.txt")"
+
+# ---------------------------------------------------------------- step 6
+step="6 (results as they come: search timeout ${SEARCH_MS} ms)"
+# a deadline check, not a speed figure: less than half the search timeout
+half=$(( SEARCH_MS / 2 ))
+t0=$(now_ms)
+"$shoal" search late --api "$API" >"$work/search-late.log" 2>&1 &
+search_pid=$!
+pids+=($search_pid)
+wait_line search-late "$search_pid" "^\(late\.bin\)  .*  $P2\$" $(( half / 1000 )) ||
+    fail "shoal search late showed no row for late.bin held by $P2 within $half ms (the search lasts $SEARCH_MS ms); it printed:
+$(cat "$work/search-late.log")"
+elapsed=$(( $(now_ms) - t0 ))
+kill -0 "$search_pid" 2>/dev/null ||
+    fail "shoal search late had already ended after $elapsed ms: it should still run, its search lasts $SEARCH_MS ms"
+echo "shoal search: late.bin shown after $elapsed ms of a $SEARCH_MS ms search"
+kill "$search_pid" 2>/dev/null || true
+wait "$search_pid" 2>/dev/null || true
+# a file no search of this node has met yet: its holder found on the
+# network by the transfer's own search
+t0=$(now_ms)
+out=$("$shoal" get fresh.bin --api "$API" --timeout 60000 2>&1) ||
+    fail "shoal get fresh.bin: $out"
+elapsed=$(( $(now_ms) - t0 ))
+[ "$elapsed" -lt "$half" ] ||
+    fail "shoal get fresh.bin took $elapsed ms: expected less than $half ms (the search lasts $SEARCH_MS ms; the download should start on the first holder)"
+cmp "$work/p2share/fresh.bin" "$work/dl/fresh.bin" ||
+    fail "the downloaded fresh.bin differs from P2's"
+echo "shoal get: fresh.bin done after $elapsed ms of a $SEARCH_MS ms search"
 echo "classic files interop: ok"

@@ -11,12 +11,16 @@ timeouts and serves only the files of its shared folder.
   classic_peer.py serve --port P [--max-peers N] [--bootstrap H:P --hops N]
                         [--share DIR]
       runs a peer; prints "listening on HOST:PORT" once it accepts. --share
-      DIR shares DIR's regular files (flat, names without white space).
+      DIR shares DIR's regular files (flat; a name may hold spaces, as one
+      added in the reference GUI may, but not start or end with one).
   classic_peer.py send HOST:PORT TYPE [PAYLOAD]
       one request; prints a "TYPE payload" line per reply.
-  classic_peer.py fetch HOST:PORT NAME --out FILE
-      FGET NAME, the REPL's payload saved to FILE. Exit 0 when saved; 1 and
-      "ERRO text" printed when the peer refused; 2 when it could not be asked.
+  classic_peer.py fetch HOST:PORT NAME (--out FILE | --into DIR)
+      FGET NAME, the REPL's payload saved to FILE, or as the reference GUI
+      saves it: under NAME in DIR, with no folder made (a NAME with '/'
+      fails then). Exit 0 when saved; 1 and "ERRO text" printed when the
+      peer refused; 2 when it could not be asked; 3 when it could not be
+      saved.
   classic_peer.py query HOST:PORT KEY [--ttl N] [--count N] [--wait S]
       listens on an ephemeral loopback port, sends QUER <that id> KEY ttl
       (default 4) to HOST:PORT, prints "listening on ID", the "REPL Query
@@ -107,7 +111,7 @@ class Peer:
         if share is not None:
             for name in sorted(os.listdir(share)):
                 if os.path.isfile(os.path.join(share, name)) and \
-                        len(name.split()) == 1 and name == name.strip():
+                        name == name.strip() and name.isprintable():
                     self.files[name] = None
         self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -288,6 +292,16 @@ def cmd_fetch(args):
     if mtype != "REPL":
         print(mtype, body.decode("utf-8", "replace"))
         return 1
+    if args.into is not None:
+        # the reference GUI: open(name, "w") where it runs, nothing more
+        try:
+            with open(os.path.join(args.into, args.name), "wb") as f:
+                f.write(body)
+        except OSError as e:
+            print("fetch: cannot save %s: %s" % (args.name, e), file=sys.stderr)
+            return 3
+        print("fetched %s: %d bytes" % (args.name, len(body)))
+        return 0
     tmp = args.out + ".part"
     with open(tmp, "wb") as f:
         f.write(body)
@@ -372,7 +386,9 @@ def main():
     f = sub.add_parser("fetch")
     f.add_argument("addr")
     f.add_argument("name")
-    f.add_argument("--out", required=True)
+    where = f.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out")
+    where.add_argument("--into")
     q = sub.add_parser("query")
     q.add_argument("addr")
     q.add_argument("key")
