@@ -173,11 +173,24 @@ async function main() {
   await waitFor('node 2 in the peers table', 10000, async () =>
       (await page.getByTestId('peer-row').count()) >= 1);
 
-  await page.getByTestId('search-key').fill('E2E sample');
+  // The search shows results as they come: it is started with "wait":
+  // false and read with GET /api/search/<id> until done.
+  const searchReads = [];
+  page.on('request', (r) => {
+    if (/\/api\/search\/[0-9]+$/.test(new URL(r.url()).pathname))
+      searchReads.push(r.url());
+  });
+  await page.getByTestId('search-key').fill('  E2E sample ');
   await page.getByTestId('search-button').click();
   const row = page.locator(`[data-testid="result-row"][data-name="${fileName}"]`);
   await waitFor('the search result', 20000, async () =>
       (await row.count()) === 1);
+  if (searchReads.length === 0)
+    throw new Error('the UI showed results without reading ' +
+                    'GET /api/search/<id>: it does not stream them');
+  await waitFor('the search to end', 30000, async () =>
+      /^1 result for “E2E sample”/.test(
+          await page.getByTestId('search-note').textContent()));
   await row.getByTestId('fetch').click();
 
   const transfer = page.getByTestId('transfer-row').first();

@@ -158,23 +158,43 @@ async function refreshFiles() {
 
 // ----------------------------------------------------- search and fetch
 
+// A search shows its results as they come: started with "wait": false, it
+// is read every SEARCH_POLL_MS until done (a classic search lasts its whole
+// timeout, and the first holder is worth showing at once). A new search
+// takes over from the one before.
+const SEARCH_POLL_MS = 250;
+let searchRun = 0;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 async function search(ev) {
   ev.preventDefault();
   const key = $('search-key').value.trim();
-  const btn = $('search-button');
-  btn.disabled = true;
+  const run = ++searchRun;
+  if (!key) return;
   $('search-note').textContent = `Searching for “${key}”…`;
+  showResults([]);
   try {
-    const {results} = await api('POST', '/api/search', {key});
-    showResults(results);
-    $('search-note').textContent =
-        `${plural(results.length, 'result')} for “${key}”.`;
+    const {id} = await api('POST', '/api/search', {key, wait: false});
+    for (;;) {
+      const s = await api('GET', `/api/search/${id}`);
+      if (run !== searchRun) return; // a newer search took over
+      showResults(s.results);
+      if (s.error) throw new Error(`search failed: ${s.error}`);
+      if (s.done) {
+        $('search-note').textContent =
+            `${plural(s.results.length, 'result')} for “${key}”.`;
+        break;
+      }
+      $('search-note').textContent = `Searching for “${key}”… ` +
+          `${plural(s.results.length, 'result')} so far.`;
+      await sleep(SEARCH_POLL_MS);
+    }
     showError(null);
   } catch (e) {
+    if (run !== searchRun) return;
     $('search-note').textContent = '';
     showError(e);
-  } finally {
-    btn.disabled = false;
   }
 }
 
