@@ -351,6 +351,15 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["done"] is False and [x["name"] for x in s["results"]] == ["notes.md"], s
 EOF
+# At most 32 searches are kept; when all of them still run, one more waits.
+for i in $(seq 2 32); do
+    expect 200 "classic search $i of 32" "$API_d" "$TOKEN_d" POST /api/search \
+        --data '{"key": "notes", "timeout_ms": 20000, "wait": false}'
+done
+expect 429 "a 33rd search while 32 run" "$API_d" "$TOKEN_d" POST /api/search \
+    --data '{"key": "notes", "timeout_ms": 20000, "wait": false}'
+is_error_json || fail "33rd search: no JSON error"
+expect 200 "the first search, still kept" "$API_d" "$TOKEN_d" GET "/api/search/$sid"
 
 # ------------------------------------------------------------ stopping
 for n in a b c d; do
