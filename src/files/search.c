@@ -296,15 +296,16 @@ static void on_find(shoal_req *req, const shoal_msg *msg, void *user)
     uint32_t ms;
     int n;
 
-    if (files_find_parse(msg->data, msg->len, &m) < 0) {
+    if (files_find_parse(msg->data, msg->len, &m) == 0)
+        files_trim(&m.key, &m.keylen); /* from a node that did not */
+    else
+        m.keylen = 0;
+    if (m.keylen == 0) {
         shoal_replyf(req, "ERRO", "Find: incorrect arguments");
         return;
     }
     if (!files_seen_add(f, m.qid))
         return; /* this search came by another path already */
-    files_trim(&m.key, &m.keylen); /* from a node that did not trim it */
-    if (m.keylen == 0)
-        return;
     memcpy(key, m.key, m.keylen);
     key[m.keylen] = '\0';
     hits_reply(f, req, key, m.keylen);
@@ -404,16 +405,17 @@ static void on_quer(shoal_req *req, const shoal_msg *msg, void *user)
     int hits = 0;
     uint64_t id;
 
-    if (files_quer_parse(msg->data, msg->len, &q) < 0) {
+    if (files_quer_parse(msg->data, msg->len, &q) == 0)
+        files_trim(&q.key, &q.keylen); /* "PID key  4": the key is "key" */
+    else
+        q.keylen = 0;
+    if (q.keylen == 0) { /* "PID    4" has no key, as the reference says */
         shoal_replyf(req, "ERRO", "Query: incorrect arguments");
         return;
     }
-    files_trim(&q.key, &q.keylen); /* "PID key  4": the key is "key" */
     memcpy(key, q.key, q.keylen);
     key[q.keylen] = '\0';
     shoal_replyf(req, "REPL", "Query ACK: %s", key);
-    if (q.keylen == 0)
-        return;
     id = quer_id(&q);
     for (size_t i = 0; i < FILES_SEEN; i++)
         if (f->seen[i].qid == id && f->seen[i].until > files_now(f))

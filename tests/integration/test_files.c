@@ -635,6 +635,7 @@ static void test_names_and_bad_payloads(void **state)
         {"FIND", "0123456789abcdef 99 100 k"},
         {"FIND", "0123456789abcdef 1 0 k"},
         {"FIND", "0123456789abcdef 1 100 "},
+        {"FIND", "0123456789abcdef 1 100    "}, /* a key of spaces only */
     };
 
     (void)state;
@@ -880,6 +881,27 @@ static void test_classic_names_and_streaming(void **state)
             assert_true(itest_run_until(&nt.loop, itest_call_ended, &call,
                                         WAIT_MS));
             assert_true(itest_reply_is(&call, 0, "REPL", ask[i][1]));
+            itest_call_free(&call);
+        }
+    }
+    /* QUER: a key with spaces around it is that key; one of spaces only
+     * is no key */
+    {
+        static const char *quer[][2] = {
+            {"127.0.0.1:1   only  4", "Query ACK: only"},
+            {"127.0.0.1:1     4", "Query: incorrect arguments"},
+        };
+        for (size_t i = 0; i < 2; i++) {
+            itest_call_init(&call);
+            assert_int_equal(shoal_request(nt.node[0], addr, "QUER",
+                                           quer[i][0], strlen(quer[i][0]),
+                                           5000, itest_on_reply,
+                                           itest_on_end, &call),
+                             0);
+            assert_true(itest_run_until(&nt.loop, itest_call_ended, &call,
+                                        WAIT_MS));
+            assert_true(itest_reply_is(&call, 0, i ? "ERRO" : "REPL",
+                                       quer[i][1]));
             itest_call_free(&call);
         }
     }
