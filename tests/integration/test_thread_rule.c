@@ -180,6 +180,12 @@ static void never_search(shoal_files *f, int status,
     (void)f, (void)r, (void)n, (void)status, (void)u;
 }
 
+static void never_found(shoal_files *f, const shoal_search_result *r,
+                        void *u)
+{
+    (void)f, (void)r, (void)u;
+}
+
 static void never_transfer(shoal_files *f, const shoal_transfer_info *i,
                            void *u)
 {
@@ -390,6 +396,9 @@ static void wrong_service_calls(world *w)
     EXPECT_PTR(shoal_files_at(w->files, 0), NULL);
     EXPECT(shoal_files_rescan(w->files, never_rescan, NULL), EBUSY);
     EXPECT(shoal_files_search(w->files, "x", 1000, never_search, NULL),
+           EBUSY);
+    EXPECT(shoal_files_search_stream(w->files, "x", 1000, never_found,
+                                     never_search, NULL),
            EBUSY);
     EXPECT(shoal_files_get(w->files, "x", &id), EBUSY);
     EXPECT(shoal_transfer_count(w->files), 0);
