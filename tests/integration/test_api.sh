@@ -335,7 +335,7 @@ python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["mode"] ==
     "$TMP/body" || fail "classic status: $(cat "$TMP/body")"
 wait_for 10000 files_indexed "$API_d" "$TOKEN_d" 3 || fail "node D did not index its share"
 # A classic key with white space around it still finds a local file.
-"$SHOAL" search --api "$API_d" --timeout 1000 'hello ' >"$TMP/search.out" 2>&1 ||
+"$SHOAL" search --api "$API_d" --home "$TMP/home-d" --timeout 1000 'hello ' >"$TMP/search.out" 2>&1 ||
     fail "classic search 'hello ': $(cat "$TMP/search.out")"
 grep -q "^hello world.txt  .*  127\.0\.0\.1:[0-9]*\$" "$TMP/search.out" ||
     fail "classic search 'hello ': expected a row for hello world.txt, got: $(cat "$TMP/search.out")"
