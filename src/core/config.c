@@ -27,7 +27,7 @@ void shoal_cfg_fill(void *cfg, size_t size, const void *defaults,
 static int refuse(shoal_node *node, const char *what, size_t size,
                   const char *why)
 {
-    static const shoal_logger to_stderr = {SHOAL_LOG_WARN, NULL, NULL, NULL};
+    static const shoal_logger to_stderr = {.level = SHOAL_LOG_WARN};
 
     if (node != NULL)
         shoal_log(node, SHOAL_LOG_WARN,
