@@ -116,6 +116,21 @@ void shoal_log(shoal_node *node, int level, const char *fmt, ...)
 #endif
     ;
 
+/* shoal_log for a line a remote peer can cause once per event (a refusal,
+ * a drop, bad input): lines of one cause, named by key (e.g.
+ * "myservice_bad_request"; NULL: not limited), go out at most once per the
+ * node's log_interval_ms, and one that goes out after some were held back
+ * ends with " suppressed=N", their count. Lines dropped by level are not
+ * counted. On the loop's thread; from another thread the line is not
+ * limited. */
+SHOAL_EXTERN
+void shoal_log_limited(shoal_node *node, int level, const char *key,
+                       const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 /* ----------------------------------------------------------- configuration
  * Every configuration struct of the library (shoal_config below, and those
  * of the services in include/shoal/) follows one rule, so that it can grow
@@ -173,6 +188,12 @@ typedef struct shoal_config {
     size_t max_stream_buffer;   /* bytes a stream queues beyond the window */
     size_t conn_high_water;     /* above this many secure connections, */
     size_t conn_low_water;      /* idle ones close, down to this many */
+
+    /* A line a remote peer can cause once per event (a refused connection,
+     * a drop, bad input) is written at most once per this many ms per
+     * cause, with "suppressed=N" telling how many were held back since the
+     * last. 0: every line. */
+    uint32_t log_interval_ms;
 } shoal_config;
 
 /* shoal_config_init(cfg), a macro (the rule above), fills cfg with safe
@@ -182,8 +203,9 @@ typedef struct shoal_config {
  * info logging to stderr, signals handled; secure mode with an ephemeral
  * key, 10 s handshakes, 120 s idle connections, 256 streams per
  * connection, 1 MiB queued per stream, idle connections trimmed from 768
- * down to 512. shoal_config_init_size is what it calls, with size the
- * program's sizeof(shoal_config); call the macro. Any thread. */
+ * down to 512, lines a peer can cause limited to one a second per cause.
+ * shoal_config_init_size is what it calls, with size the program's
+ * sizeof(shoal_config); call the macro. Any thread. */
 SHOAL_EXTERN
 void shoal_config_init_size(shoal_config *cfg, size_t size);
 #define shoal_config_init(cfg) shoal_config_init_size((cfg), sizeof(*(cfg)))

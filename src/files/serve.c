@@ -83,7 +83,7 @@ static void read_after(uv_work_t *w, int status)
 
     if (j->req != NULL) {
         if (status < 0 || j->error < 0) {
-            shoal_log(f->node, SHOAL_LOG_INFO,
+            shoal_log_limited(f->node, SHOAL_LOG_INFO, "files_read_failed",
                       "files_read_failed name=\"%s\" error=\"%s\"", j->name,
                       shoal_strerror(status < 0 ? status : j->error));
             shoal_replyf(j->req, "ERRO", "%s",

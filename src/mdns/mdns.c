@@ -265,7 +265,8 @@ static void on_ping(shoal_node *node, int status, uint64_t rtt_us, void *user)
             if (m->cfg.on_peer != NULL)
                 m->cfg.on_peer(m, p->id, p->addr, m->cfg.user);
         } else if (status != 0) {
-            shoal_log(node, SHOAL_LOG_DEBUG, "mdns_check_failed peer=%s "
+            shoal_log_limited(node, SHOAL_LOG_DEBUG, "mdns_check_failed",
+                      "mdns_check_failed peer=%s "
                       "addr=%s error=%s", p->id, p->addr,
                       shoal_strerror(status));
         }

@@ -122,14 +122,17 @@ void shoal_conn_close(shoal_conn *c, int status, const char *reason)
                   "conn_end dir=%s reason=%s error=\"%s\"",
                   c->outbound ? "out" : "in", reason, shoal_strerror(status));
     } else if (status < 0 && reason != NULL) {
-        char remote[64] = "?";
+        char remote[64] = "?", key[SHOAL_LOG_KEY_MAX];
         struct sockaddr_storage ss;
         int len = sizeof(ss);
+        /* inbound, the peer's doing: limited, one cause a reason */
+        snprintf(key, sizeof(key), "conn_drop_%s", reason);
         if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
             shoal_sockaddr_format((struct sockaddr *)&ss, remote,
                                   sizeof(remote));
         node->stats.dropped++;
-        SHOAL_LOG(&node->log, SHOAL_LOG_WARN,
+        SHOAL_LOG_LIMITED(&node->log, SHOAL_LOG_WARN,
+                  c->outbound ? NULL : key,
                   "conn_drop remote=%s dir=%s reason=%s error=\"%s\"", remote,
                   c->outbound ? "out" : "in", reason, shoal_strerror(status));
     }

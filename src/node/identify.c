@@ -135,7 +135,7 @@ static void push_eof(shoal_stream *s, void *user)
                   shoal_stream_peer(s), d.info.nprotocols, d.info.naddrs);
         shoal_identify_decoded_free(&d);
     } else {
-        SHOAL_LOG(&p->node->log, SHOAL_LOG_INFO,
+        SHOAL_LOG_LIMITED(&p->node->log, SHOAL_LOG_INFO, "identify_push_bad",
                   "identify_push_bad peer=%s error=\"%s\"",
                   shoal_stream_peer(s), shoal_strerror(rc));
     }

@@ -148,8 +148,8 @@ static void serve_dispatch(shoal_msgserve *ms)
 
     ms->dispatched = 1;
     if (h == NULL || (req = calloc(1, sizeof(*req))) == NULL) {
-        SHOAL_LOG(&node->log, SHOAL_LOG_DEBUG, "unknown_type type=%s",
-                  ms->reader.type);
+        SHOAL_LOG_LIMITED(&node->log, SHOAL_LOG_DEBUG, "unknown_type",
+                          "unknown_type type=%s", ms->reader.type);
         ms->finishing = 1;
         serve_close_if_done(ms);
         return;
@@ -185,7 +185,8 @@ static void serve_data(shoal_stream *s, const uint8_t *data, size_t len,
         int n = snprintf(text, sizeof(text),
                          SHOAL_REFUSED_SIZE " %zu bytes, the limit is %zu",
                          ms->reader.len, ms->node->cfg.max_message);
-        SHOAL_LOG(&ms->node->log, SHOAL_LOG_WARN,
+        SHOAL_LOG_LIMITED(&ms->node->log, SHOAL_LOG_WARN,
+                  "stream_drop_too_large",
                   "stream_drop peer=%s reason=message_too_large len=%zu "
                   "limit=%zu",
                   shoal_stream_peer(s), ms->reader.len,
@@ -207,7 +208,8 @@ static void serve_eof(shoal_stream *s, void *user)
 
     if (!ms->dispatched) {
         if (ms->reader.header_got != 0)
-            SHOAL_LOG(&ms->node->log, SHOAL_LOG_WARN,
+            SHOAL_LOG_LIMITED(&ms->node->log, SHOAL_LOG_WARN,
+                      "stream_drop_truncated",
                       "stream_drop peer=%s reason=truncated",
                       shoal_stream_peer(s));
         shoal_stream_reset(s);

@@ -50,6 +50,7 @@ static void config_defaults(shoal_config *cfg)
     cfg->max_stream_buffer = 1024 * 1024;
     cfg->conn_high_water = 768;
     cfg->conn_low_water = 512;
+    cfg->log_interval_ms = SHOAL_LOG_INTERVAL_MS;
 }
 
 void shoal_config_init_size(shoal_config *cfg, size_t size)
@@ -194,6 +195,8 @@ static int setup(shoal_node *node, uv_loop_t *loop, const shoal_config *cfg)
     node->log.cb = cfg->log_cb;
     node->log.user = cfg->log_user;
     node->log.prefix = node->id;
+    node->log.loop = loop;
+    node->log.limits.interval_ms = cfg->log_interval_ms;
     shoal_link_init(&node->conns);
     shoal_link_init(&node->timers);
     shoal_link_init(&node->held);
@@ -555,6 +558,22 @@ void shoal_log(shoal_node *node, int level, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     shoal_logf(&node->log, level, "%s", line);
+}
+
+void shoal_log_limited(shoal_node *node, int level, const char *key,
+                       const char *fmt, ...)
+{
+    va_list ap;
+
+    if (node->log.level < level)
+        return;
+    /* The limits are the loop thread's; elsewhere, the line as it is. */
+    if (!shoal_node_in_loop_thread(node))
+        key = NULL;
+    va_start(ap, fmt);
+    shoal_vlogf_limited(&node->log, level, key, shoal_log_now(&node->log),
+                        fmt, ap);
+    va_end(ap);
 }
 
 /* --------------------------------------------------------------- queries */

@@ -24,7 +24,7 @@ void shoal_reject_connection(shoal_node *node, uv_stream_t *listener)
         return;
     }
     if (uv_accept(listener, (uv_stream_t *)tcp) == 0)
-        SHOAL_LOG(&node->log, SHOAL_LOG_WARN,
+        SHOAL_LOG_LIMITED(&node->log, SHOAL_LOG_WARN, "conn_reject",
                   "conn_reject reason=max_connections limit=%zu",
                   node->cfg.max_connections);
     uv_close((uv_handle_t *)tcp, on_rejected_closed);
@@ -60,8 +60,8 @@ static void dispatch(shoal_conn *c)
     int sslen = sizeof(ss);
 
     if (h == NULL) {
-        SHOAL_LOG(&node->log, SHOAL_LOG_DEBUG, "unknown_type type=%s",
-                  c->reader.type);
+        SHOAL_LOG_LIMITED(&node->log, SHOAL_LOG_DEBUG, "unknown_type",
+                          "unknown_type type=%s", c->reader.type);
         shoal_conn_close(c, 0, NULL);
         return;
     }
@@ -117,7 +117,7 @@ static void refuse(shoal_conn *c, int wrong_wire)
                  SHOAL_REFUSED_WIRE " %s speaks the classic wire (HOST:PORT), "
                                     "not libp2p",
                  node->id);
-        SHOAL_LOG(&node->log, SHOAL_LOG_WARN,
+        SHOAL_LOG_LIMITED(&node->log, SHOAL_LOG_WARN, "wrong_wire",
                   "wrong_wire remote=%s why=\"a secure (libp2p) dial on the "
                   "classic wire\"",
                   remote);
@@ -125,7 +125,7 @@ static void refuse(shoal_conn *c, int wrong_wire)
         snprintf(text, sizeof(text),
                  SHOAL_REFUSED_SIZE " %zu bytes, the limit is %zu",
                  c->reader.len, node->cfg.max_message);
-        SHOAL_LOG(&node->log, SHOAL_LOG_WARN,
+        SHOAL_LOG_LIMITED(&node->log, SHOAL_LOG_WARN, "conn_drop_too_large",
                   "conn_drop remote=%s dir=in reason=message_too_large "
                   "len=%zu limit=%zu",
                   remote, c->reader.len, node->cfg.max_message);
@@ -190,8 +190,8 @@ void shoal_server_on_connection(uv_stream_t *listener, int status)
     shoal_conn *c;
 
     if (status < 0) {
-        SHOAL_LOG(&node->log, SHOAL_LOG_WARN, "accept_failed error=\"%s\"",
-                  shoal_strerror(status));
+        SHOAL_LOG_LIMITED(&node->log, SHOAL_LOG_WARN, "accept_failed",
+                          "accept_failed error=\"%s\"", shoal_strerror(status));
         return;
     }
     if (node->stats.connections >= node->cfg.max_connections) {

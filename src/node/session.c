@@ -50,11 +50,17 @@ void shoal_session_close(shoal_session *s, int status, const char *reason)
         if (!s->outbound)
             node->stats.inbound--;
     }
-    if (reason != NULL)
-        SHOAL_LOG(&node->log, status < 0 ? SHOAL_LOG_INFO : SHOAL_LOG_DEBUG,
+    if (reason != NULL) {
+        /* a failed inbound session is the peer's doing: one cause a reason */
+        char key[SHOAL_LOG_KEY_MAX];
+        snprintf(key, sizeof(key), "session_end_%s", reason);
+        SHOAL_LOG_LIMITED(&node->log,
+                  status < 0 ? SHOAL_LOG_INFO : SHOAL_LOG_DEBUG,
+                  s->outbound || status == 0 ? NULL : key,
                   "session_end peer=%s addr=%s dir=%s reason=%s error=\"%s\"",
                   s->remote_id[0] ? s->remote_id : "?", s->remote_addr,
                   s->outbound ? "out" : "in", reason, shoal_strerror(status));
+    }
     if (status == 0)
         status = SHOAL_ECLOSED;
     /* A dial to a named peer that never proved it (refused, timed out,
@@ -535,7 +541,8 @@ static int looks_classic(const uint8_t *p, size_t n)
  * (its "Wrong wire:" refusal, say), or a classic request to us. */
 static void sess_wrong_wire(shoal_session *s)
 {
-    SHOAL_LOG(&s->node->log, SHOAL_LOG_WARN,
+    SHOAL_LOG_LIMITED(&s->node->log, SHOAL_LOG_WARN,
+              s->outbound ? NULL : "wrong_wire",
               "wrong_wire peer=%s addr=%s dir=%s why=\"%s\"",
               s->remote_id[0] ? s->remote_id : "?", s->remote_addr,
               s->outbound ? "out" : "in",
@@ -573,16 +580,20 @@ static void sess_on_read(uv_stream_t *stream, ssize_t nread,
         return;
     if (rc < 0) {
         char proved[SHOAL_PEERID_TEXT_MAX] = ""; /* who answered instead */
+        char key[SHOAL_LOG_KEY_MAX];
         if (s->state == SESS_OPEN)
             sess_flush(s); /* a queued Go Away, if any, goes out first */
         if (rc == SHOAL_EPEERID && s->noise != NULL &&
             shoal_noise_proved_peer(s->noise) != NULL)
             shoal_peerid_format(shoal_noise_proved_peer(s->noise), proved,
                                 sizeof(proved));
+        /* inbound, the peer's doing: limited, one cause a reason */
+        snprintf(key, sizeof(key), "session_drop_%s", input_reason(rc));
         /* Our own dial answered by ourselves: said once, by the dialer. */
-        SHOAL_LOG(&s->node->log,
+        SHOAL_LOG_LIMITED(&s->node->log,
                   rc == SHOAL_ESELF && !s->outbound ? SHOAL_LOG_DEBUG
                                                     : SHOAL_LOG_WARN,
+                  s->outbound ? NULL : key,
                   "session_drop peer=%s addr=%s layer=%s reason=%s "
                   "%s%s%serror=\"%s\"",
                   s->remote_id[0] ? s->remote_id : "?", s->remote_addr,

@@ -194,7 +194,7 @@ static void on_refused(shoal_yamux *mux, uint32_t id, void *user)
                                              : SHOAL_LOG_DEBUG;
 
     (void)mux;
-    SHOAL_LOG(&sess->node->log, level,
+    SHOAL_LOG_LIMITED(&sess->node->log, level, "stream_refused",
               "stream_refused peer=%s addr=%s stream=%u reason=max_streams "
               "limit=%zu",
               sess->remote_id, sess->remote_addr, (unsigned)id,

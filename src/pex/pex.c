@@ -291,7 +291,8 @@ static void on_answer(const shoal_msg *reply, void *user)
         (n = pex_list_parse(reply->data, reply->len, p->list,
                             PEX_LIST_MAX, why, sizeof(why))) < 0) {
         p->stats.bad_answers++;
-        shoal_log(p->node, SHOAL_LOG_DEBUG, "pex_bad_answer type=%s "
+        shoal_log_limited(p->node, SHOAL_LOG_DEBUG, "pex_bad_answer",
+                  "pex_bad_answer type=%s "
                   "reason=\"%s\"", reply->type,
                   strcmp(reply->type, "PEXA") ? "not PEXA" : why);
         return;

@@ -353,7 +353,8 @@ static int conn_serve(trk_conn *k, const shoal_msg *msg)
 
 static void conn_drop(trk_conn *k, const char *why)
 {
-    shoal_log(k->t->node, SHOAL_LOG_DEBUG, "tracker_stream_drop peer=%s "
+    shoal_log_limited(k->t->node, SHOAL_LOG_DEBUG, "tracker_stream_drop",
+              "tracker_stream_drop peer=%s "
               "reason=%s", shoal_stream_peer(k->s), why);
     conn_unlink(k);           /* nothing more is served on it */
     shoal_stream_reset(k->s);

@@ -119,6 +119,7 @@ static int setup_with(void **state, uint32_t io_timeout_ms,
         cfg.max_input_total = max_input_total;
     cfg.handle_signals = 0;
     cfg.log_level = SHOAL_LOG_INFO;
+    cfg.log_interval_ms = 0; /* every line: each case finds its own */
     cfg.log_cb = on_log;
     cfg.log_user = b;
     assert_int_equal(shoal_node_new(&b->node, NULL, &cfg), 0);

@@ -139,6 +139,7 @@ static int setup_with(void **state, const limits *l)
     cfg.max_connections = l->max_connections;
     cfg.handle_signals = 0;
     cfg.log_level = SHOAL_LOG_DEBUG; /* "idle" is a debug line */
+    cfg.log_interval_ms = 0; /* every line: each case finds its own */
     cfg.log_cb = on_log;
     cfg.log_user = v;
     assert_int_equal(shoal_node_new(&v->v.node, NULL, &cfg), 0);
