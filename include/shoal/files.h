@@ -94,9 +94,11 @@ typedef struct shoal_file_info {
 } shoal_file_info;
 
 /* Files in the index now, in name order. A file appears once it is hashed;
- * hidden names (a leading '.') are not shared, and symlinks only to files
- * inside the share. Borrowed, valid until the index
- * next changes (a rescan, on a later turn of the loop). */
+ * hidden names (a leading '.') and symlinks are not shared. A file whose
+ * size, mtime, inode change time or inode changed is hashed again at the
+ * next scan, and one whose chunk, read to be served, no longer matches its
+ * hash is refused (ERRO) at once and rehashed. Borrowed, valid until the
+ * index next changes (a rescan, on a later turn of the loop). */
 SHOAL_EXTERN
 size_t shoal_files_count(const shoal_files *f);
 SHOAL_EXTERN
@@ -110,8 +112,10 @@ int shoal_files_rescan(shoal_files *f, void (*cb)(shoal_files *f, void *user),
 /* Whether name is one the service would ever open: relative, no "..", "."
  * or empty parts, no NUL or other control bytes, no backslash, at most
  * SHOAL_FILES_NAME_MAX bytes.
- * Symlinks are checked when opening: one that leads out of the share is
- * refused. Returns 0 or SHOAL_EINVAL. Any thread. */
+ * Names are opened beneath the share's folder, held open, following no
+ * symlink in any part (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or
+ * an O_NOFOLLOW walk where the kernel lacks it). Returns 0 or SHOAL_EINVAL.
+ * Any thread. */
 SHOAL_EXTERN
 int shoal_files_name_ok(const char *name, size_t len);
 

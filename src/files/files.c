@@ -245,6 +245,27 @@ typedef struct scan_waiter {
     void *user;
 } scan_waiter;
 
+static void entry_stat(file_entry *e, const struct stat *st)
+{
+    e->size = (uint64_t)st->st_size;
+    e->mtime_s = st->st_mtim.tv_sec;
+    e->mtime_ns = st->st_mtim.tv_nsec;
+    e->ctime_s = st->st_ctim.tv_sec;
+    e->ctime_ns = st->st_ctim.tv_nsec;
+    e->ino = (uint64_t)st->st_ino;
+    e->dev = (uint64_t)st->st_dev;
+}
+
+/* Has the file not changed since old was hashed? ctime catches a write
+ * whose size and mtime were put back; ino and dev a file replaced. */
+static int same_file(const file_entry *old, const file_entry *e)
+{
+    return old->size == e->size && old->mtime_s == e->mtime_s &&
+           old->mtime_ns == e->mtime_ns && old->ctime_s == e->ctime_s &&
+           old->ctime_ns == e->ctime_ns && old->ino == e->ino &&
+           old->dev == e->dev;
+}
+
 static int scan_add(scan_job *j, const char *name, const struct stat *st)
 {
     const shoal_files *f = j->f;
@@ -264,13 +285,12 @@ static int scan_add(scan_job *j, const char *name, const struct stat *st)
         j->cap = cap;
     }
     memset(&e, 0, sizeof(e));
-    e.size = (uint64_t)st->st_size;
-    e.mtime_s = st->st_mtim.tv_sec;
-    e.mtime_ns = st->st_mtim.tv_nsec;
+    entry_stat(&e, st);
     if ((e.name = strdup(name)) == NULL)
         return -ENOMEM;
-    if (old != NULL && old->size == e.size && old->mtime_s == e.mtime_s &&
-        old->mtime_ns == e.mtime_ns) {
+    /* stale is set by the loop while scans run (files_mark_stale) */
+    if (old != NULL && !__atomic_load_n(&old->stale, __ATOMIC_RELAXED) &&
+        same_file(old, &e)) {
         /* unchanged: keep its hashes */
         memcpy(e.root, old->root, FILES_HASH);
         e.nchunks = old->nchunks;
@@ -283,13 +303,25 @@ static int scan_add(scan_job *j, const char *name, const struct stat *st)
             memcpy(e.chunks, old->chunks, (size_t)old->nchunks * FILES_HASH);
         }
     } else {
-        int fd = files_open_shared(f->share, name, NULL), rc;
-        if (fd < 0) {
+        struct stat now, after;
+        int fd = files_open_shared(f, name, NULL), rc;
+        if (fd < 0 || fstat(fd, &now) < 0) {
+            if (fd >= 0)
+                close(fd);
             free(e.name);
             j->skipped++;
             return 0;
         }
+        /* what was opened and hashed, not what the walk saw before */
+        entry_stat(&e, &now);
         rc = files_hash_fd(fd, e.size, &e.chunks, &e.nchunks, e.root);
+        if (rc == 0 && (fstat(fd, &after) < 0 ||
+                        after.st_ctim.tv_sec != now.st_ctim.tv_sec ||
+                        after.st_ctim.tv_nsec != now.st_ctim.tv_nsec)) {
+            free(e.chunks);
+            e.chunks = NULL;
+            rc = -EAGAIN; /* written while hashed */
+        }
         close(fd);
         if (rc < 0) { /* changing under us, or unreadable: next scan */
             free(e.name);
@@ -303,42 +335,39 @@ static int scan_add(scan_job *j, const char *name, const struct stat *st)
     return 0;
 }
 
-/* Walks dir (rel: its name under the share, "" for the share itself).
- * Hidden names are skipped (".shoal-partial" among them); symlinks are
- * followed to files inside the share only, never to folders. */
-static int scan_dir(scan_job *j, const char *rel, int depth)
+/* Walks the folder dirfd (rel: its name under the share, "" for the
+ * share itself; dirfd is closed here). Hidden names are skipped
+ * (".shoal-partial" among them), and so are symlinks: folders are opened
+ * from their parent with O_NOFOLLOW, files beneath the share's fd. */
+static int scan_dir(scan_job *j, int dirfd, const char *rel, int depth)
 {
-    char path[PATH_MAX], name[PATH_MAX];
+    char name[PATH_MAX];
     struct dirent *d;
     DIR *dir;
     int rc = 0;
 
-    if (depth > SCAN_DEPTH_MAX)
+    if (depth > SCAN_DEPTH_MAX || (dir = fdopendir(dirfd)) == NULL) {
+        close(dirfd);
         return 0;
-    snprintf(path, sizeof(path), "%s%s%s", j->f->share, rel[0] ? "/" : "",
-             rel);
-    if ((dir = opendir(path)) == NULL)
-        return 0;
+    }
     while (rc == 0 && (d = readdir(dir)) != NULL) {
         struct stat st;
-        char full[PATH_MAX];
+        int sub;
         if (d->d_name[0] == '.')
             continue;
         if (snprintf(name, sizeof(name), "%s%s%s", rel, rel[0] ? "/" : "",
                      d->d_name) >= (int)sizeof(name) ||
-            shoal_files_name_ok(name, strlen(name)) < 0)
+            shoal_files_name_ok(name, strlen(name)) < 0 ||
+            fstatat(dirfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue;
-        if (snprintf(full, sizeof(full), "%s/%s", j->f->share, name) >=
-                (int)sizeof(full) ||
-            lstat(full, &st) < 0)
-            continue;
-        if (S_ISDIR(st.st_mode))
-            rc = scan_dir(j, name, depth + 1);
-        else if (S_ISREG(st.st_mode))
+        if (S_ISDIR(st.st_mode)) {
+            sub = openat(dirfd, d->d_name,
+                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                rc = scan_dir(j, sub, name, depth + 1);
+        } else if (S_ISREG(st.st_mode)) {
             rc = scan_add(j, name, &st);
-        else if (S_ISLNK(st.st_mode) && stat(full, &st) == 0 &&
-                 S_ISREG(st.st_mode))
-            rc = scan_add(j, name, &st); /* opening checks where it leads */
+        }
     }
     closedir(dir);
     return rc;
@@ -347,8 +376,10 @@ static int scan_dir(scan_job *j, const char *rel, int depth)
 static void scan_work(uv_work_t *w)
 {
     scan_job *j = w->data;
+    /* a fd of its own: fdopendir takes it */
+    int fd = openat(j->f->share_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-    j->error = scan_dir(j, "", 0);
+    j->error = fd >= 0 ? scan_dir(j, fd, "", 0) : 0;
     if (j->error == 0 && j->out.n > 1)
         qsort(j->out.v, j->out.n, sizeof(*j->out.v), entry_cmp);
 }
@@ -469,6 +500,25 @@ int shoal_files_rescan(shoal_files *f, void (*cb)(shoal_files *f, void *user),
     return f->scanning ? 0 : SHOAL_ENOMEM;
 }
 
+void files_mark_stale(shoal_files *f, const char *name,
+                      const uint8_t root[FILES_HASH])
+{
+    file_entry *e = (file_entry *)files_find_name(f, name);
+
+    /* the index may have moved on since the read began */
+    if (e == NULL || memcmp(e->root, root, FILES_HASH) != 0 ||
+        __atomic_exchange_n(&e->stale, 1, __ATOMIC_RELAXED))
+        return;
+    shoal_log(f->node, SHOAL_LOG_WARN,
+              "files_changed name=\"%s\" hash=%s reason=chunk_hash "
+              "action=rehash",
+              e->name, e->hash);
+    if (f->scanning)
+        f->scan_again = 1;
+    else
+        scan_start(f);
+}
+
 size_t shoal_files_count(const shoal_files *f)
 {
     SHOAL_LOOP_ONLY(f->node, 0);
@@ -548,9 +598,17 @@ int shoal_files_new(shoal_files **out, shoal_node *node,
     f->cfg.share_dir = f->cfg.download_dir = NULL; /* kept as real paths */
     f->classic = shoal_node_peer_id(node) == NULL;
     f->next_transfer_id = 1;
+    f->share_fd = -1;
+    f->no_openat2 = getenv("SHOAL_FILES_NO_OPENAT2") != NULL;
     if ((rc = real_dir(cfg->share_dir, 0, &f->share)) < 0 ||
         (rc = real_dir(cfg->download_dir, 1, &f->downloads)) < 0)
         goto fail;
+    if (f->share != NULL &&
+        (f->share_fd = open(f->share, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
+            0) {
+        rc = SHOAL_EINVAL;
+        goto fail;
+    }
     if (f->downloads != NULL) {
         size_t n = strlen(f->downloads) + sizeof("/.shoal-partial");
         if ((f->partial = malloc(n)) == NULL) {
@@ -572,6 +630,8 @@ int shoal_files_new(shoal_files **out, shoal_node *node,
     *out = f;
     return 0;
 fail:
+    if (f->share_fd >= 0)
+        close(f->share_fd);
     free(f->share);
     free(f->downloads);
     free(f->partial);
@@ -592,6 +652,8 @@ static void files_destroy(shoal_files *f)
         free(f->scan_waiters);
         f->scan_waiters = next;
     }
+    if (f->share_fd >= 0)
+        close(f->share_fd);
     free(f->share);
     free(f->downloads);
     free(f->partial);

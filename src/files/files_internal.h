@@ -22,6 +22,12 @@ typedef struct file_entry {
     char *name;
     uint64_t size;
     int64_t mtime_s, mtime_ns;
+    /* with size and mtime, what tells a file changed: a write that keeps
+     * size and mtime (utimensat back) still moves ctime */
+    int64_t ctime_s, ctime_ns;
+    uint64_t ino, dev;
+    int stale;                /* a chunk read to serve failed its hash:
+                               * not served, rehashed by the next scan */
     uint8_t root[FILES_HASH];
     char hash[SHOAL_FILES_HASH_TEXT];
     uint8_t *chunks;          /* nchunks * 32 bytes */
@@ -62,6 +68,10 @@ struct shoal_files {
     shoal_files_config cfg;
     int classic;
     char *share;              /* real path, or NULL */
+    int share_fd;             /* share's folder, open for the service's
+                               * life: files are opened beneath it */
+    int no_openat2;           /* tests: the component walk instead
+                               * (SHOAL_FILES_NO_OPENAT2 in the env) */
     char *downloads;          /* real path, or NULL */
     char *partial;            /* downloads/.shoal-partial */
 
@@ -133,10 +143,22 @@ int files_name_matches_n(const shoal_files *f, const char *name, size_t n,
                          const char *key, size_t keylen);
 
 /* name.c */
-int files_inside(const char *root, const char *path);
-/* Opens name under root (a real path) for reading: fd, or -errno
- * (-EACCES for a symlink out of the share or a non-regular file). */
-int files_open_shared(const char *root, const char *name, uint64_t *size);
+/* Opens name (checked by shoal_files_name_ok) beneath the folder rootfd
+ * for reading, following no symlink in any component: openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or where the kernel lacks it (or
+ * no_openat2 is set) a walk of openat(O_NOFOLLOW) per component. fd, or
+ * -errno (-EACCES for a symlink met or a way out). Blocking: thread pool
+ * only. */
+int files_open_beneath(int rootfd, const char *name, int no_openat2);
+/* files_open_beneath() in f's share, for a regular file only (else
+ * -EACCES); *size (may be NULL) gets its size. */
+int files_open_shared(const shoal_files *f, const char *name,
+                      uint64_t *size);
+/* A chunk read to serve did not match the index's hash for the file
+ * named root: logs it once for that file, stops serving it and has it
+ * rehashed soon. Loop thread. */
+void files_mark_stale(shoal_files *f, const char *name,
+                      const uint8_t root[FILES_HASH]);
 
 /* search.c */
 void files_search_register(shoal_files *f);

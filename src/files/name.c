@@ -1,6 +1,7 @@
 /* Which names the service opens, and opening them inside the share only.
  * Names come from the network: "..", absolute paths, NUL bytes and
- * symlinks out of the share must never reach a file outside it. */
+ * symlinks must never reach a file outside it: every open resolves the
+ * name beneath the share's folder, held open, and follows no symlink. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
 
 #include "files/files_internal.h"
 
@@ -35,34 +40,101 @@ int shoal_files_name_ok(const char *name, size_t len)
     return 0;
 }
 
-int files_inside(const char *root, const char *path)
+/* The kernel's own check: nothing outside rootfd, no symlink anywhere on
+ * the path, resolved in one step so no swap can come between. -ENOSYS or
+ * -EPERM (a seccomp filter) when it is not there. */
+static int open_openat2(int rootfd, const char *name, int flags)
 {
-    size_t n = strlen(root);
+#ifdef SYS_openat2
+    struct open_how how;
+    long fd;
 
-    return strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0');
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)flags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                  RESOLVE_NO_MAGICLINKS;
+    do
+        fd = syscall(SYS_openat2, rootfd, name, &how, sizeof(how));
+    while (fd < 0 && errno == EAGAIN); /* a rename raced the lookup */
+    return fd < 0 ? -errno : (int)fd;
+#else
+    (void)rootfd, (void)name, (void)flags;
+    return -ENOSYS;
+#endif
 }
 
-int files_open_shared(const char *root, const char *name, uint64_t *size)
+/* The same without openat2: one component at a time, each folder opened
+ * with O_NOFOLLOW from the one before, so a folder swapped for a symlink
+ * at any moment is refused, never followed. name has
+ * passed shoal_files_name_ok(): no "..", ".", empty parts or leading '/'. */
+static int open_walk(int rootfd, const char *name, int flags)
 {
-    char path[PATH_MAX], *real;
-    struct stat st;
-    int fd;
+    char part[NAME_MAX + 1];
+    const char *p = name, *slash;
+    int dir = rootfd, fd;
+
+    while ((slash = strchr(p, '/')) != NULL) {
+        size_t n = (size_t)(slash - p);
+        if (n > NAME_MAX) {
+            fd = -ENAMETOOLONG;
+            goto out;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        fd = openat(dir, part,
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            struct stat st;
+            fd = -errno;
+            /* O_DIRECTORY on a symlink says ENOTDIR: name it as openat2
+             * would */
+            if (fd == -ENOTDIR &&
+                fstatat(dir, part, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISLNK(st.st_mode))
+                fd = -ELOOP;
+            goto out;
+        }
+        if (dir != rootfd)
+            close(dir);
+        dir = fd;
+        p = slash + 1;
+    }
+    fd = openat(dir, p, flags | O_NOFOLLOW);
+    if (fd < 0)
+        fd = -errno;
+out:
+    if (dir != rootfd)
+        close(dir);
+    return fd;
+}
+
+int files_open_beneath(int rootfd, const char *name, int no_openat2)
+{
+    /* O_NONBLOCK: a FIFO swapped in must not hold a pool thread; reads of
+     * a regular file ignore it */
+    int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, fd = -ENOSYS;
 
     if (shoal_files_name_ok(name, strlen(name)) < 0)
         return -EINVAL;
-    if (snprintf(path, sizeof(path), "%s/%s", root, name) >= (int)sizeof(path))
-        return -ENAMETOOLONG;
-    if ((real = realpath(path, NULL)) == NULL)
-        return -errno;
-    if (!files_inside(root, real)) {
-        free(real);
-        return -EACCES; /* a symlink that leads out of the share */
-    }
-    /* O_NOFOLLOW: a symlink swapped in since realpath() is refused */
-    fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-    free(real);
+    if (!no_openat2)
+        fd = open_openat2(rootfd, name, flags);
+    if (fd == -ENOSYS || fd == -EPERM)
+        fd = open_walk(rootfd, name, flags);
+    /* a symlink met (ELOOP) or a way out (EXDEV) is a refusal, not an
+     * I/O error */
+    if (fd == -ELOOP || fd == -EXDEV)
+        fd = -EACCES;
+    return fd;
+}
+
+int files_open_shared(const shoal_files *f, const char *name,
+                      uint64_t *size)
+{
+    struct stat st;
+    int fd = files_open_beneath(f->share_fd, name, f->no_openat2);
+
     if (fd < 0)
-        return -errno;
+        return fd;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return -EACCES;

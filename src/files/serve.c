@@ -1,6 +1,7 @@
 /* Serving what the share holds: MANI and CHNK (secure mode), FGET
  * (classic). Disk reads run on the thread pool while the request is held;
- * names go through files_open_shared(), which keeps them in the share. */
+ * names go through files_open_shared(), which keeps them in the share,
+ * and a chunk is served only if it still hashes to what the index says. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@ struct files_job {
     uint64_t off;
     size_t len;
     uint64_t expect_size;     /* FGET: 0; CHNK: the indexed size */
+    int verify;               /* CHNK: the bytes must hash to chunk_hash */
+    uint8_t root[FILES_HASH]; /* CHNK: the file's hash when asked */
+    uint8_t chunk_hash[FILES_HASH];
     uint8_t *buf;
     int error;                /* -errno from the worker */
 };
@@ -37,7 +41,7 @@ static void read_work(uv_work_t *w)
     files_job *j = w->data;
     uint64_t size;
     size_t got = 0;
-    int fd = files_open_shared(j->f->share, j->name, &size);
+    int fd = files_open_shared(j->f, j->name, &size);
 
     if (fd < 0) {
         j->error = fd;
@@ -72,6 +76,14 @@ static void read_work(uv_work_t *w)
         }
         got += (size_t)k;
     }
+    if (j->error == 0 && j->verify) {
+        /* the file changed since it was hashed: these bytes are not the
+         * chunk the asker named, and must not go out under that name */
+        uint8_t h[FILES_HASH];
+        files_sha256(j->buf, j->len, h);
+        if (memcmp(h, j->chunk_hash, FILES_HASH) != 0)
+            j->error = -EBADMSG;
+    }
 out:
     close(fd);
 }
@@ -81,8 +93,12 @@ static void read_after(uv_work_t *w, int status)
     files_job *j = w->data;
     shoal_files *f = j->f;
 
+    if (j->error == -EBADMSG && !f->dead)
+        files_mark_stale(f, j->name, j->root); /* logs once per file */
     if (j->req != NULL) {
-        if (status < 0 || j->error < 0) {
+        if (j->error == -EBADMSG) {
+            shoal_replyf(j->req, "ERRO", "File changed");
+        } else if (status < 0 || j->error < 0) {
             shoal_log_limited(f->node, SHOAL_LOG_INFO, "files_read_failed",
                       "files_read_failed name=\"%s\" error=\"%s\"", j->name,
                       shoal_strerror(status < 0 ? status : j->error));
@@ -105,10 +121,12 @@ static void read_after(uv_work_t *w, int status)
 }
 
 /* Holds req and reads len bytes at off of name (len 0 and expect_size 0:
- * the whole file) for a reply of type. */
+ * the whole file) for a reply of type. check (may be NULL): the entry
+ * whose chunk i the bytes must hash to. */
 static void read_and_reply(shoal_files *f, shoal_req *req, const char *type,
                            const char *name, uint64_t off, size_t len,
-                           uint64_t expect_size)
+                           uint64_t expect_size, const file_entry *check,
+                           uint32_t i)
 {
     files_job *j = calloc(1, sizeof(*j));
 
@@ -123,6 +141,13 @@ static void read_and_reply(shoal_files *f, shoal_req *req, const char *type,
     j->off = off;
     j->len = len;
     j->expect_size = expect_size;
+    if (check != NULL) {
+        /* copies: the index may move on while the job runs on the pool */
+        j->verify = 1;
+        memcpy(j->root, check->root, FILES_HASH);
+        memcpy(j->chunk_hash, check->chunks + (size_t)i * FILES_HASH,
+               FILES_HASH);
+    }
     j->work.data = j;
     if (uv_queue_work(shoal_node_loop(f->node), &j->work, read_work,
                       read_after) < 0) {
@@ -177,8 +202,12 @@ static void on_chnk(shoal_req *req, const shoal_msg *msg, void *user)
         shoal_replyf(req, "ERRO", "File not found");
         return;
     }
+    if (__atomic_load_n(&e->stale, __ATOMIC_RELAXED)) {
+        shoal_replyf(req, "ERRO", "File changed"); /* until rehashed */
+        return;
+    }
     read_and_reply(f, req, "CHNK", e->name, (uint64_t)i * SHOAL_FILES_CHUNK,
-                   files_chunk_len(e->size, i), e->size);
+                   files_chunk_len(e->size, i), e->size, e, i);
 }
 
 /* FGET <name>: the reference's bytes (one REPL with the whole file), but
@@ -205,7 +234,7 @@ static void on_fget(shoal_req *req, const shoal_msg *msg, void *user)
         shoal_replyf(req, "ERRO", "Error reading file");
         return;
     }
-    read_and_reply(f, req, "REPL", e->name, 0, 0, 0);
+    read_and_reply(f, req, "REPL", e->name, 0, 0, 0, NULL, 0);
 }
 
 void files_serve_register(shoal_files *f)
