@@ -48,14 +48,17 @@ static int open_openat2(int rootfd, const char *name, int flags)
 #ifdef SYS_openat2
     struct open_how how;
     long fd;
+    int tries = 0;
 
     memset(&how, 0, sizeof(how));
     how.flags = (uint64_t)flags;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
                   RESOLVE_NO_MAGICLINKS;
+    /* EAGAIN: a rename raced the lookup; a few more tries, not a spin on
+     * a pool thread while something renames without end */
     do
         fd = syscall(SYS_openat2, rootfd, name, &how, sizeof(how));
-    while (fd < 0 && errno == EAGAIN); /* a rename raced the lookup */
+    while (fd < 0 && errno == EAGAIN && ++tries < 8);
     return fd < 0 ? -errno : (int)fd;
 #else
     (void)rootfd, (void)name, (void)flags;
