@@ -1,10 +1,14 @@
 /* Membership: the classic network's NAME, LIST, JOIN, QUIT and PING, and
- * the "build peers" walk that joins a network. Uses only shoal.h. */
+ * the "build peers" walk that joins a network. Uses shoal.h, and the node's
+ * struct only for the refusal log's counters. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shoal.h"
+#include "core/addr.h"
+#include "node/node_internal.h"
 #include "node/thread.h"
 
 /* Longest membership payload we parse: an id, a host and a port. */
@@ -13,6 +17,21 @@
 #define ALREADY "Join: peer already inserted"
 /* Peers followed from one LIST reply, at most. */
 #define WALK_FANOUT 256
+/* A refusal cause logs at most one line per this many ms. */
+#define REFUSAL_LOG_MS 10000
+
+/* Why a secure JOIN or QUIT was refused (index of the node's counters). */
+enum refusal {
+    REF_NOT_PEER_ID,    /* JOIN: the id is not a peer id at all */
+    REF_FOREIGN_ID,     /* JOIN: a peer id, but not the connection's */
+    REF_FOREIGN_HOST,   /* JOIN: an address off the connection's host */
+    REF_QUIT_FOREIGN,   /* QUIT: an id not the connection's */
+};
+
+static const char *const refusal_name[] = {
+    "join_not_peer_id", "join_foreign_id", "join_foreign_host",
+    "quit_foreign_id",
+};
 
 /* Splits "ID HOST PORT" (white-space separated, nothing more). */
 static int parse_peer(const uint8_t *data, size_t len, char *id, char *host,
@@ -71,6 +90,65 @@ static void on_list(shoal_req *req, const shoal_msg *msg, void *user)
     }
 }
 
+/* A secure JOIN or QUIT refused: the ERRO reply, and a WARN line unless
+ * this cause logged within REFUSAL_LOG_MS (a flood of fakes then costs one
+ * line per interval, with the count of those not logged). */
+static void refuse(shoal_req *req, enum refusal why, const char *text)
+{
+    shoal_node *node = shoal_req_node(req);
+    uint64_t now = uv_now(node->loop);
+
+    shoal_replyf(req, "ERRO", "%s", text);
+    if (node->member_log_ms[why] != 0 &&
+        now - node->member_log_ms[why] < REFUSAL_LOG_MS) {
+        node->member_unlogged[why]++;
+        return;
+    }
+    shoal_log(node, SHOAL_LOG_WARN,
+              "membership_refused cause=%s peer=%s remote=%s "
+              "also_refused=%" PRIu64 " why=\"%s\"",
+              refusal_name[why], shoal_req_peer(req), shoal_req_remote(req),
+              node->member_unlogged[why], text);
+    node->member_log_ms[why] = now ? now : 1;
+    node->member_unlogged[why] = 0;
+}
+
+/* Secure mode: a JOIN adds only the connection's own proven id, at an
+ * address on the host the connection comes from (as peer exchange takes
+ * a PEXQ's addresses); a wildcard host is that host. Returns 0 (host
+ * possibly rewritten), or -1 after refusing. */
+static int join_allowed(shoal_req *req, const char *id, char *host)
+{
+    const char *proven = shoal_req_peer(req);
+    uint8_t bytes[64];
+    shoal_addr from;
+
+    if (shoal_peer_id_to_bytes(id, bytes, sizeof(bytes)) < 0) {
+        refuse(req, REF_NOT_PEER_ID, "Join: not a peer id");
+        return -1;
+    }
+    if (strcmp(id, proven) != 0) {
+        refuse(req, REF_FOREIGN_ID,
+               "Join: a peer may only join as its own id");
+        return -1;
+    }
+    if (shoal_addr_parse(shoal_req_remote(req), &from) < 0) {
+        refuse(req, REF_FOREIGN_HOST, "Join: no remote address");
+        return -1;
+    }
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+        snprintf(host, SHOAL_HOST_MAX, "%s", from.host);
+    else if (strcmp(host, from.host) != 0) {
+        refuse(req, REF_FOREIGN_HOST,
+               "Join: the address is not on the connection's host");
+        return -1;
+    }
+    return 0;
+}
+
+/* Classic mode keeps the tutorial's JOIN and QUIT (specs/classic-wire.md):
+ * its wire proves no identity, so any id is taken as given. Secure mode
+ * checks them against the connection's Noise-proven id (join_allowed). */
 static void on_join(shoal_req *req, const shoal_msg *msg, void *user)
 {
     shoal_node *node = shoal_req_node(req);
@@ -86,6 +164,8 @@ static void on_join(shoal_req *req, const shoal_msg *msg, void *user)
         shoal_replyf(req, "ERRO", "Join: incorrect arguments");
         return;
     }
+    if (shoal_req_peer(req) != NULL && join_allowed(req, id, host) < 0)
+        return;
     if (strcmp(id, shoal_node_id(node)) == 0 ||
         shoal_peer_add(node, id, host, port) == SHOAL_EEXIST) {
         shoal_replyf(req, "ERRO", "Join: peer already inserted %s", id);
@@ -101,11 +181,18 @@ static void on_join(shoal_req *req, const shoal_msg *msg, void *user)
 static void on_quit(shoal_req *req, const shoal_msg *msg, void *user)
 {
     shoal_node *node = shoal_req_node(req);
+    const char *proven = shoal_req_peer(req);
     char id[SHOAL_ID_MAX];
 
     (void)user;
     if (parse_id(msg->data, msg->len, id) < 0) {
         shoal_replyf(req, "ERRO", "Quit: incorrect arguments");
+        return;
+    }
+    /* secure: a peer removes only itself (classic: any id, as the
+     * tutorial's) */
+    if (proven != NULL && strcmp(id, proven) != 0) {
+        refuse(req, REF_QUIT_FOREIGN, "Quit: a peer may only remove itself");
         return;
     }
     if (shoal_peer_remove(node, id) == 0)
@@ -357,6 +444,26 @@ static void step_on_end(int status, void *user)
         }
         if (shoal_peer_get(node, s->id) != NULL)
             break; /* known already: nothing to do, nothing wrong */
+        /* secure: NAME's answer is only a claim; JOIN and LIST go to
+         * HOST/PORT/p2p/ID, so that Noise proves the id before it is
+         * added (another id answering fails the step, SHOAL_EPEERID) */
+        if (shoal_node_peer_id(node) != NULL &&
+            strstr(s->addr, "/p2p/") != NULL &&
+            strcmp(strstr(s->addr, "/p2p/") + 5, s->id) != 0) {
+            walk_failed(s, SHOAL_EPEERID, "NAME replied another id");
+            break;
+        }
+        if (shoal_node_peer_id(node) != NULL &&
+            strstr(s->addr, "/p2p/") == NULL) {
+            uint8_t bytes[64];
+            size_t used = strlen(s->addr);
+            if (shoal_peer_id_to_bytes(s->id, bytes, sizeof(bytes)) < 0 ||
+                (size_t)snprintf(s->addr + used, sizeof(s->addr) - used,
+                                 "/p2p/%s", s->id) >= sizeof(s->addr) - used) {
+                walk_failed(s, SHOAL_EPROTO, "NAME replied no peer id");
+                break;
+            }
+        }
         s->phase = STEP_JOIN;
         step_send(s);
         return;
