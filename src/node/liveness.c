@@ -1,6 +1,8 @@
 /* The liveness check: PING every known peer; a peer that cannot be
  * connected to, or does not finish the exchange by its deadline, is
- * removed. A peer that answers anything, or just closes, is alive. */
+ * removed. A peer that answers anything, or just closes, is alive. On a
+ * secure node an entry whose id is not a peer id can never be pinged
+ * (its address cannot name it): it is removed at once. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +72,24 @@ int shoal_peers_check(shoal_node *node, shoal_check_cb cb, void *user)
     run->cb = cb;
     run->user = user;
     run->pending = 1; /* held until every probe is started */
+    /* secure: entries that are not peer ids go first, walking down so
+     * that removal does not skip the next entry */
+    for (i = n; node->secure != NULL && i-- > 0;) {
+        const shoal_peer *p = shoal_peer_at(node, i);
+        uint8_t bytes[64];
+        char id[SHOAL_ID_MAX];
+        if (p == NULL ||
+            shoal_peer_id_to_bytes(p->id, bytes, sizeof(bytes)) >= 0)
+            continue;
+        strcpy(id, p->id);
+        if (shoal_peer_remove(node, id) == 0) {
+            run->removed++;
+            SHOAL_LOG(&node->log, SHOAL_LOG_INFO,
+                      "peer_removed id_len=%zu why=\"not a peer id\"",
+                      strlen(id));
+        }
+    }
+    n = shoal_peer_count(node);
     for (i = 0; i < n; i++) {
         const shoal_peer *p = shoal_peer_at(node, i);
         char addr[SHOAL_HOST_MAX + SHOAL_ID_MAX + 32];
