@@ -1,6 +1,5 @@
 /* Membership: the classic network's NAME, LIST, JOIN, QUIT and PING, and
- * the "build peers" walk that joins a network. Uses shoal.h, and the node's
- * struct only for the refusal log's counters. */
+ * the "build peers" walk that joins a network. Uses shoal.h. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +7,6 @@
 
 #include "shoal.h"
 #include "core/addr.h"
-#include "node/node_internal.h"
 #include "node/thread.h"
 
 /* Longest membership payload we parse: an id, a host and a port. */
@@ -17,10 +15,9 @@
 #define ALREADY "Join: peer already inserted"
 /* Peers followed from one LIST reply, at most. */
 #define WALK_FANOUT 256
-/* A refusal cause logs at most one line per this many ms. */
-#define REFUSAL_LOG_MS 10000
 
-/* Why a secure JOIN or QUIT was refused (index of the node's counters). */
+/* Why a secure JOIN or QUIT was refused: each cause is logged on its own
+ * (shoal_log_limited). */
 enum refusal {
     REF_NOT_PEER_ID,    /* JOIN: the id is not a peer id at all */
     REF_FOREIGN_ID,     /* JOIN: a peer id, but not the connection's */
@@ -90,27 +87,17 @@ static void on_list(shoal_req *req, const shoal_msg *msg, void *user)
     }
 }
 
-/* A secure JOIN or QUIT refused: the ERRO reply, and a WARN line unless
- * this cause logged within REFUSAL_LOG_MS (a flood of fakes then costs one
- * line per interval, with the count of those not logged). */
+/* A secure JOIN or QUIT refused: the ERRO reply, and a WARN line limited
+ * per cause (a flood of fakes costs one line per interval, which says how
+ * many it stands for). */
 static void refuse(shoal_req *req, enum refusal why, const char *text)
 {
-    shoal_node *node = shoal_req_node(req);
-    uint64_t now = uv_now(node->loop);
-
     shoal_replyf(req, "ERRO", "%s", text);
-    if (node->member_log_ms[why] != 0 &&
-        now - node->member_log_ms[why] < REFUSAL_LOG_MS) {
-        node->member_unlogged[why]++;
-        return;
-    }
-    shoal_log(node, SHOAL_LOG_WARN,
-              "membership_refused cause=%s peer=%s remote=%s "
-              "also_refused=%" PRIu64 " why=\"%s\"",
-              refusal_name[why], shoal_req_peer(req), shoal_req_remote(req),
-              node->member_unlogged[why], text);
-    node->member_log_ms[why] = now ? now : 1;
-    node->member_unlogged[why] = 0;
+    shoal_log_limited(shoal_req_node(req), SHOAL_LOG_WARN, refusal_name[why],
+                      "membership_refused cause=%s peer=%s remote=%s "
+                      "why=\"%s\"",
+                      refusal_name[why], shoal_req_peer(req),
+                      shoal_req_remote(req), text);
 }
 
 /* Secure mode: a JOIN adds only the connection's own proven id, at an

@@ -146,11 +146,6 @@ struct shoal_node {
 
     uint8_t scratch[4096];  /* where unwanted bytes are read to */
     shoal_secure *secure;   /* NULL for a classic node */
-    /* Membership's refused JOIN/QUIT (src/membership/), by cause: when each
-     * cause last logged (loop ms) and how many went unlogged since, so that
-     * a flood makes one line per interval, not one per message. */
-    uint64_t member_log_ms[4];
-    uint64_t member_unlogged[4];
     /* Every secure read lands here first: room for several whole Noise
      * frames, so that most are decrypted where they lie rather than
      * gathered (a 64 KiB read would split nearly every 64 KiB frame). */
