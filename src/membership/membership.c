@@ -1,6 +1,5 @@
 /* Membership: the classic network's NAME, LIST, JOIN, QUIT and PING, and
  * the "build peers" walk that joins a network. Uses shoal.h. */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
