@@ -19,6 +19,10 @@
 #include "node/thread.h"
 
 #define TICK_MS 250
+/* An announce refused for another peer's id is logged at most once per
+ * this interval, with the count since the last line: a flood of them
+ * costs the log one line per interval, not one per announce. */
+#define HIJACK_LOG_MS 10000
 #define PEERS_MAX 256           /* returned per announce, at most */
 /* The table's clock: milliseconds from uv_hrtime, shifted up so that times
  * loaded from the store (now minus an age) never fall below zero. */
@@ -49,6 +53,7 @@ struct shoal_tracker {
     uint64_t window_start, window_count; /* announces this second */
     double per_s;                        /* the last full second's */
     uint64_t announces, refused, rate_limited, flushes;
+    uint64_t other_id, other_id_logged, other_id_log_at;
     /* the loop thread's scratch space, one announce at a time */
     trk_annc_msg annc;
     trk_peer peers[PEERS_MAX], more[PEERS_MAX];
@@ -90,6 +95,22 @@ void shoal_tracker_config_init_size(shoal_tracker_config *cfg, size_t size)
     shoal_cfg_fill(cfg, size, &d, sizeof(d));
 }
 
+/* An announce for an id that is not the connection's: a hijack, or a
+ * misconfigured client. One line per HIJACK_LOG_MS, counting the others. */
+static void other_id_log(shoal_tracker *t, const char *peer, const char *host,
+                         const char *claimed, uint64_t now)
+{
+    t->other_id++;
+    if (t->other_id_log_at != 0 && now - t->other_id_log_at < HIJACK_LOG_MS)
+        return;
+    shoal_log(t->node, SHOAL_LOG_WARN, "tracker_annc_refused "
+              "reason=not_own_id peer=%s host=%s claimed=%s refused=%llu",
+              peer, host[0] ? host : "?", claimed,
+              (unsigned long long)(t->other_id - t->other_id_logged));
+    t->other_id_logged = t->other_id;
+    t->other_id_log_at = now;
+}
+
 /* Serves one announce (payload p) from host, whose connection proved the
  * peer id peer (NULL: unknown). Returns NULL and the peers to send back in
  * t->peers[0 .. *got), or the ERRO text (in why, or a constant). */
@@ -113,8 +134,10 @@ static const char *annc_take(shoal_tracker *t, const char *host,
     if (m->ntopics > t->cfg.max_topics)
         return "malformed: too many topics";
     if (peer != NULL && !t->cfg.allow_other_ids &&
-        strcmp(peer, m->idtext) != 0)
+        strcmp(peer, m->idtext) != 0) {
+        other_id_log(t, peer, host, m->idtext, now);
         return "malformed: not the connection's peer id";
+    }
     /* keep only addresses on the requester's own host, so that nobody
      * lists someone else's machine */
     for (size_t i = 0; i < m->naddrs; i++) {
@@ -191,8 +214,11 @@ static void on_annc(shoal_req *req, const shoal_msg *msg, void *user)
 
     if (trk_addr_host(shoal_req_remote(req), host, sizeof(host)) < 0)
         host[0] = '\0';
-    erro = annc_serve(t, host, NULL, msg->data, msg->len, &got, why,
-                      sizeof(why));
+    /* the same check as on the tracker's protocol: the announced id must be
+     * the one the connection's handshake proved (NULL on a classic node,
+     * whose wire proves none) */
+    erro = annc_serve(t, host, shoal_req_peer(req), msg->data, msg->len,
+                      &got, why, sizeof(why));
     if (erro != NULL) {
         shoal_reply(req, "ERRO", erro, strlen(erro));
         return;

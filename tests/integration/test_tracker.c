@@ -3,7 +3,8 @@
  * within a deadline; bad input (malformed ANNC payloads, too many addrs
  * and topics, addresses of another host, an announce flood from one source
  * which is rate limited while another source is still served); STAT; a
- * database that is not one, named so (shoal_tracker_db_check).
+ * database that is not one, named so (shoal_tracker_db_check); an
+ * announce of another peer's id refused on both protocols (test_hijack).
  * Every wait polls with a deadline. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -511,6 +512,126 @@ static void test_session(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ------------------------------------------------------------- hijack */
+
+typedef struct hijack {
+    uv_loop_t loop;
+    shoal_node *tnode, *victim, *attacker, *observer;
+    char taddr[512], vaddr[512];
+} hijack;
+
+/* node sends payload as an ANNC over /shoal/msg/1.0.0; call holds the
+ * replies. */
+static void hijack_annc(hijack *h, shoal_node *node, const char *payload,
+                        itest_call *call)
+{
+    itest_call_init(call);
+    assert_int_equal(shoal_request(node, h->taddr, "ANNC", payload,
+                                   strlen(payload), 5000, itest_on_reply,
+                                   itest_on_end, call), 0);
+    assert_true(itest_run_until(&h->loop, itest_call_ended, call, WAIT_MS));
+    assert_int_equal(call->status, 0);
+}
+
+/* The observer asks for topic h: the victim must be listed with its own
+ * address alone. */
+static void victim_intact(hijack *h)
+{
+    const char *vid = shoal_node_peer_id(h->victim);
+    char payload[512], want[1200];
+    itest_call call;
+    int seen = 0;
+
+    snprintf(payload, sizeof(payload), "%s\ntopic h\nwant 10",
+             shoal_node_peer_id(h->observer));
+    hijack_annc(h, h->observer, payload, &call);
+    snprintf(want, sizeof(want), "%s %s", vid, h->vaddr);
+    for (size_t i = 0; i < call.count; i++) {
+        if (strcmp(call.type[i], "PEER") != 0)
+            fail_msg("wanted PEER lines, got %s %s", call.type[i],
+                     call.data[i] ? call.data[i] : "");
+        if (strncmp(call.data[i], vid, strlen(vid)) != 0)
+            continue;
+        if (strcmp(call.data[i], want) != 0)
+            fail_msg("victim's entry changed: wanted \"%s\", got \"%s\"",
+                     want, call.data[i]);
+        seen++;
+    }
+    if (seen != 1)
+        fail_msg("victim listed %d times, wanted once", seen);
+    itest_call_free(&call);
+}
+
+/* An attacker announces the victim's id with a dead address (on its own
+ * host, so only the id check can stop it), over /shoal/msg/1.0.0 and over
+ * /shoal/tracker/1.0.0: both refused, the victim's entry unchanged. */
+static void test_hijack(void **state)
+{
+    static hijack h;
+    static uint8_t buf[2048];
+    shoal_tracker *tracker;
+    shoal_tracker_config tc;
+    char payload[1024];
+    itest_call call;
+    sess_wait w;
+    sess *k;
+    size_t pos = 0;
+
+    (void)state;
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(uv_loop_init(&h.loop), 0);
+    h.tnode = secure_node(&h.loop, "/ip4/127.0.0.1/tcp/0");
+    shoal_tracker_config_init(&tc);
+    assert_int_equal(shoal_tracker_new(&tracker, h.tnode, &tc), 0);
+    assert_int_equal(shoal_node_addr(h.tnode, h.taddr, sizeof(h.taddr)), 0);
+    h.victim = secure_node(&h.loop, "/ip4/127.0.0.1/tcp/0");
+    h.attacker = secure_node(&h.loop, "/ip4/127.0.0.1/tcp/0");
+    h.observer = secure_node(&h.loop, "/ip4/127.0.0.1/tcp/0");
+    assert_int_equal(shoal_node_addr(h.victim, h.vaddr, sizeof(h.vaddr)), 0);
+
+    snprintf(payload, sizeof(payload), "%s\naddr %s\ntopic h",
+             shoal_node_peer_id(h.victim), h.vaddr);
+    hijack_annc(&h, h.victim, payload, &call);
+    assert_true(call.count == 0 || strcmp(call.type[0], "PEER") == 0);
+    itest_call_free(&call);
+    victim_intact(&h);
+
+    /* the victim's id, a port nobody listens on */
+    snprintf(payload, sizeof(payload), "%s\naddr /ip4/127.0.0.1/tcp/1\n"
+             "topic h", shoal_node_peer_id(h.victim));
+    hijack_annc(&h, h.attacker, payload, &call);
+    if (call.count != 1 ||
+        !itest_reply_is(&call, 0, "ERRO",
+                        "malformed: not the connection's peer id"))
+        fail_msg("over /shoal/msg/1.0.0: wanted one ERRO \"malformed: not "
+                 "the connection's peer id\", got %zu replies, the first "
+                 "%s %s", call.count, call.count ? call.type[0] : "-",
+                 call.count && call.data[0] ? call.data[0] : "");
+    itest_call_free(&call);
+    victim_intact(&h);
+
+    k = sess_open(&h.loop, h.attacker, h.taddr);
+    put_msg(buf, sizeof(buf), &pos, "ANNC", payload, strlen(payload));
+    assert_int_equal(shoal_stream_write(k->s, buf, pos), 0);
+    w.k = k;
+    w.count = 1;
+    assert_true(itest_run_until(&h.loop, sess_has, &w, WAIT_MS));
+    if (!itest_reply_is(&k->answers, 0, "ERRO",
+                        "malformed: not the connection's peer id"))
+        fail_msg("over /shoal/tracker/1.0.0: wanted ERRO \"malformed: not "
+                 "the connection's peer id\", got %s %s",
+                 k->answers.count ? k->answers.type[0] : "(end)",
+                 k->answers.count && k->answers.data[0] ? k->answers.data[0]
+                                                        : "");
+    sess_free(&h.loop, k);
+    victim_intact(&h);
+
+    shoal_tracker_free(tracker);
+    shoal_node *all[4] = {h.victim, h.attacker, h.observer, h.tnode};
+    close_nodes(&h.loop, all, 4);
+    assert_int_equal(uv_loop_close(&h.loop), 0);
+}
+
 /* ------------------------------------------------ what is wrong with a db */
 
 static void write_junk(const char *path)
@@ -584,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_db_check),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_session),
+        cmocka_unit_test(test_hijack),
         cmocka_unit_test(test_fifty_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
