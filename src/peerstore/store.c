@@ -1,4 +1,5 @@
 /* The peer store on SQLite (store.h). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,15 @@ struct ps_db {
     sqlite3_stmt *put, *del;
 };
 
+/* A shoal peer store says so in its header (PRAGMA application_id, "shoa")
+ * and gives its schema's version in user_version: a file of another
+ * program is recognised before anything is written to it. */
+#define PS_APP_ID 1936224097 /* 0x73686f61 */
+#define PS_SCHEMA 1
+#define PS_STR_(x) #x
+#define PS_STR(x) PS_STR_(x)
+
+/* Run only once the file is known to be ours (classify()). */
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
@@ -25,6 +35,11 @@ static const char schema[] =
     "  failures INTEGER NOT NULL,"      /* consecutive */
     "  next_retry INTEGER NOT NULL"
     ") WITHOUT ROWID;";
+
+/* shoal_peers' columns, in order */
+static const char *const columns[] = {"id", "addrs", "first_seen",
+                                      "last_seen", "last_connect",
+                                      "failures", "next_retry"};
 
 static void set_err(char *err, size_t size, const char *what,
                     const char *why)
@@ -57,10 +72,124 @@ static int check(sqlite3 *db, char *err, size_t errsize)
     return ok ? 0 : -1;
 }
 
+/* One integer from a PRAGMA; 0 or -1 with err set. */
+static int pragma_int(sqlite3 *db, const char *sql, long long *v, char *err,
+                      size_t errsize)
+{
+    sqlite3_stmt *q;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+        set_err(err, errsize, "open", sqlite3_errmsg(db));
+        return -1;
+    }
+    rc = sqlite3_step(q);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    if (rc != SQLITE_ROW)
+        set_err(err, errsize, "open", sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* shoal_peers has our columns. 0 or -1 with err set. */
+static int columns_match(sqlite3 *db, char *err, size_t errsize)
+{
+    sqlite3_stmt *q;
+    size_t n = 0;
+    int ok = 1;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA table_info(shoal_peers)", -1, &q,
+                           NULL) != SQLITE_OK) {
+        set_err(err, errsize, "schema", sqlite3_errmsg(db));
+        return -1;
+    }
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(q, 1);
+        if (n >= sizeof(columns) / sizeof(columns[0]) || name == NULL ||
+            strcmp(name, columns[n]) != 0)
+            ok = 0;
+        n++;
+    }
+    sqlite3_finalize(q);
+    if (!ok || n != sizeof(columns) / sizeof(columns[0])) {
+        set_err(err, errsize, "schema",
+                "table shoal_peers has other columns than a peer store's");
+        return -1;
+    }
+    return 0;
+}
+
+/* What the file holds, found by reading only: 1 a new (empty) database,
+ * 0 a shoal peer store, -1 anything else (err says why); *stamped: it
+ * carries our application_id already. A store written
+ * before stores carried an application_id is one whose only object is a
+ * shoal_peers table of our columns. */
+static int classify(sqlite3 *db, int *stamped, char *err, size_t errsize)
+{
+    char why[256], other[96] = "";
+    long long app, version;
+    long objects = 0, peers = 0;
+    sqlite3_stmt *q;
+    int rc;
+
+    if (pragma_int(db, "PRAGMA application_id", &app, err, errsize) < 0 ||
+        pragma_int(db, "PRAGMA user_version", &version, err, errsize) < 0)
+        return -1;
+    if (sqlite3_prepare_v2(db, "SELECT type, name FROM sqlite_master", -1,
+                           &q, NULL) != SQLITE_OK) {
+        set_err(err, errsize, "open", sqlite3_errmsg(db));
+        return -1;
+    }
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(q, 0);
+        const char *name = (const char *)sqlite3_column_text(q, 1);
+        objects++;
+        if (type != NULL && name != NULL && strcmp(type, "table") == 0 &&
+            strcmp(name, "shoal_peers") == 0)
+            peers++;
+        else if (other[0] == '\0')
+            snprintf(other, sizeof(other), "%s %s", type ? type : "?",
+                     name ? name : "?");
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        set_err(err, errsize, "open", sqlite3_errmsg(db));
+        return -1;
+    }
+    *stamped = app == PS_APP_ID;
+    if (app == PS_APP_ID) {
+        if (version > PS_SCHEMA) {
+            snprintf(why, sizeof(why), "schema %lld, of a newer shoal (this "
+                     "one reads %d)", version, PS_SCHEMA);
+            set_err(err, errsize, "not a peer store this shoal reads", why);
+            return -1;
+        }
+        return peers && columns_match(db, err, errsize) < 0 ? -1 : 0;
+    }
+    if (app != 0) {
+        snprintf(why, sizeof(why), "application_id 0x%08llx, another "
+                 "program's", (unsigned long long)(uint32_t)app);
+        set_err(err, errsize, "not a shoal peer store", why);
+        return -1;
+    }
+    if (objects == 0 && version == 0)
+        return 1;
+    if (objects == 1 && peers == 1 && version == 0)
+        return columns_match(db, err, errsize) < 0 ? -1 : 0;
+    if (other[0] != '\0')
+        snprintf(why, sizeof(why), "it holds %s, of another program", other);
+    else
+        snprintf(why, sizeof(why), "user_version %lld without shoal's "
+                 "application_id", version);
+    set_err(err, errsize, "not a shoal peer store", why);
+    return -1;
+}
+
 int ps_db_open(ps_db **out, const char *path, char *err, size_t errsize)
 {
     ps_db *s = calloc(1, sizeof(*s));
     char *msg = NULL;
+    int stamped = 0;
 
     *out = NULL;
     if (s == NULL) {
@@ -75,14 +204,27 @@ int ps_db_open(ps_db **out, const char *path, char *err, size_t errsize)
     /* a second node on the same file waits a little for the lock rather
      * than failing its flush (which would be tried again anyway) */
     sqlite3_busy_timeout(s->db, 50);
-    if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+    /* nothing is written (not even the journal mode) before the file is
+     * known to be ours: another program's database is left as it was */
+    if (classify(s->db, &stamped, err, errsize) < 0 ||
+        check(s->db, err, errsize) < 0) {
+        ps_db_close(s);
+        return -1;
+    }
+    if (!stamped &&
+        sqlite3_exec(s->db, "PRAGMA application_id=" PS_STR(PS_APP_ID) ";"
+                     "PRAGMA user_version=" PS_STR(PS_SCHEMA) ";", NULL,
+                     NULL, &msg) != SQLITE_OK) {
         set_err(err, errsize, "open",
                 msg != NULL ? msg : sqlite3_errmsg(s->db));
         sqlite3_free(msg);
         ps_db_close(s);
         return -1;
     }
-    if (check(s->db, err, errsize) < 0) {
+    if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        set_err(err, errsize, "open",
+                msg != NULL ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
         ps_db_close(s);
         return -1;
     }

@@ -12,7 +12,10 @@ typedef struct ps_db ps_db;
 
 /* Opens (creates) the database at path: WAL, synchronous=NORMAL, checked
  * (quick_check) so that a corrupt file is refused here rather than found
- * later. 0 or -1; err (may be NULL) gets the reason, SQLite's words. */
+ * later. Only an empty database or a shoal peer store (our application_id,
+ * or from before it: shoal_peers alone) is taken, and nothing is written
+ * before that is known: another program's file is left as it was. 0 or
+ * -1; err (may be NULL) gets the reason. */
 int ps_db_open(ps_db **out, const char *path, char *err, size_t errsize);
 void ps_db_close(ps_db *db);
 

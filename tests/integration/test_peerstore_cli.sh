@@ -4,7 +4,8 @@
 # store: it reconnects to A, and `shoal peers` (table and --json) shows A
 # with its address, a last-seen time, no failures, connected. Then: the
 # default store under ~/.shoal with the default key, --no-peer-store, and a
-# file that is not a store refused with a clear message.
+# file that is not a store refused with a clear message; another program's
+# SQLite file refused and left byte for byte as it was.
 # Usage: test_peerstore_cli.sh PATH/TO/shoal
 # SHOAL_WRAP="valgrind ..." runs the nodes under that command (their exit
 # status after SIGINT is checked). Every wait polls with a deadline; every
@@ -124,4 +125,27 @@ head -c 4096 /dev/urandom >"$TMP/junk.peers"
     fail "a junk peer store was accepted"
 grep -q "peer store $TMP/junk.peers: .*not a database" "$TMP/f.err" ||
     fail "no clear message for a junk store"
+# another program's SQLite file (a table of its own, journal mode DELETE):
+# refused with the reason, and left as it was: same bytes, same journal
+# mode, no WAL beside it
+python3 - "$TMP/app.db" <<'EOF2' || fail "making another program's db"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("PRAGMA journal_mode=DELETE")
+db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+db.execute("INSERT INTO notes VALUES (1, 'keep me')")
+db.commit()
+db.close()
+EOF2
+SUM=$(sha256sum <"$TMP/app.db")
+"$SHOAL" node --listen /ip4/127.0.0.1/tcp/0 --api off --key "$TMP/g.key" \
+    --peer-store "$TMP/app.db" >"$TMP/g.out" 2>"$TMP/g.err" &&
+    fail "another program's SQLite file was taken as a peer store"
+grep -q "peer store $TMP/app.db: .*not a shoal peer store: it holds table notes" \
+    "$TMP/g.err" || fail "no reason given for another program's db"
+[ "$(sha256sum <"$TMP/app.db")" = "$SUM" ] ||
+    fail "another program's db was modified (sha256 $SUM before)"
+[ -e "$TMP/app.db-wal" ] && fail "a WAL was made beside another program's db"
+MODE=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode").fetchone()[0])' "$TMP/app.db")
+[ "$MODE" = delete ] || fail "journal mode of another program's db: wanted delete, got $MODE"
 echo "peerstore_cli: ok"

@@ -501,6 +501,114 @@ static void test_corrupt_files_refused(void **state)
     assert_non_null(strstr(err, "schema"));
 }
 
+/* The whole file at path, into buf (at most size bytes); its length. */
+static size_t read_file(const char *path, uint8_t *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n;
+
+    assert_non_null(f);
+    n = fread(buf, 1, size, f);
+    assert_true(n < size);
+    fclose(f);
+    return n;
+}
+
+/* One integer or text from a PRAGMA on a raw connection, as text. */
+static void raw_pragma(const char *path, const char *sql, char *out,
+                       size_t size)
+{
+    sqlite3 *raw;
+    sqlite3_stmt *q;
+
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(raw, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    snprintf(out, size, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(raw);
+}
+
+/* Another program's SQLite file (a table of its own, journal mode DELETE;
+ * then one with an application_id of its own): refused with the reason,
+ * its bytes and journal mode unchanged, no WAL made beside it. A store
+ * made new carries shoal's application_id, and one from before that
+ * (shoal_peers alone, application_id 0) is still read, and stamped. */
+static void test_foreign_file_untouched(void **state)
+{
+    static uint8_t before[1 << 16], after[1 << 16];
+    char path[300], wal[320], err[256], text[64];
+    size_t n0, n1;
+    sqlite3 *raw;
+    ps_db *db;
+
+    (void)state;
+    path_in("other-program.db", path, sizeof(path));
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "PRAGMA journal_mode=DELETE;"
+                                  "CREATE TABLE accounts (id INTEGER PRIMARY"
+                                  " KEY, name TEXT);"
+                                  "INSERT INTO accounts VALUES (1, 'ann');",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    n0 = read_file(path, before, sizeof(before));
+    err[0] = '\0';
+    assert_int_equal(ps_db_open(&db, path, err, sizeof(err)), -1);
+    assert_null(db);
+    if (strstr(err, "not a shoal peer store") == NULL ||
+        strstr(err, "accounts") == NULL)
+        fail_msg("wanted \"not a shoal peer store\" naming table accounts, "
+                 "got \"%s\"", err);
+    n1 = read_file(path, after, sizeof(after));
+    assert_int_equal(n1, n0);
+    if (memcmp(before, after, n0) != 0)
+        fail_msg("the other program's file was changed");
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    assert_int_not_equal(access(wal, F_OK), 0);
+    raw_pragma(path, "PRAGMA journal_mode", text, sizeof(text));
+    assert_string_equal(text, "delete");
+
+    /* an application_id of another program, even with no table */
+    path_in("other-app.db", path, sizeof(path));
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "PRAGMA application_id=1234;", NULL,
+                                  NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    n0 = read_file(path, before, sizeof(before));
+    assert_int_equal(ps_db_open(&db, path, err, sizeof(err)), -1);
+    if (strstr(err, "application_id 0x000004d2") == NULL)
+        fail_msg("wanted the other application_id named, got \"%s\"", err);
+    n1 = read_file(path, after, sizeof(after));
+    assert_true(n1 == n0 && memcmp(before, after, n0) == 0);
+
+    /* a new store says it is shoal's */
+    path_in("new.db", path, sizeof(path));
+    assert_int_equal(ps_db_open(&db, path, err, sizeof(err)), 0);
+    ps_db_close(db);
+    raw_pragma(path, "PRAGMA application_id", text, sizeof(text));
+    assert_string_equal(text, "1936224097"); /* "shoa" */
+    raw_pragma(path, "PRAGMA user_version", text, sizeof(text));
+    assert_string_equal(text, "1");
+    assert_int_equal(ps_db_open(&db, path, err, sizeof(err)), 0);
+    ps_db_close(db);
+
+    /* a store from before application_id: accepted, then stamped */
+    path_in("old.db", path, sizeof(path));
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "CREATE TABLE shoal_peers (id TEXT "
+                                  "PRIMARY KEY, addrs TEXT NOT NULL, "
+                                  "first_seen INTEGER NOT NULL, last_seen "
+                                  "INTEGER NOT NULL, last_connect INTEGER "
+                                  "NOT NULL, failures INTEGER NOT NULL, "
+                                  "next_retry INTEGER NOT NULL) WITHOUT "
+                                  "ROWID;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    assert_int_equal(ps_db_open(&db, path, err, sizeof(err)), 0);
+    ps_db_close(db);
+    raw_pragma(path, "PRAGMA application_id", text, sizeof(text));
+    assert_string_equal(text, "1936224097");
+}
+
 /* ------------------------------------------------------ the public API */
 
 static shoal_node *quiet_node(uv_loop_t *loop)
@@ -656,6 +764,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_bad_rows_skipped),
         cmocka_unit_test(test_corrupt_files_refused),
+        cmocka_unit_test(test_foreign_file_untouched),
         cmocka_unit_test(test_api),
         cmocka_unit_test(test_classic_node_refused),
     };
