@@ -34,6 +34,40 @@
 #define SEARCHES_MAX 32         /* searches kept for GET /api/search/<id> */
 #define SEARCH_KEEP_MS 60000    /* a finished one is kept this long at least */
 
+/* Who may hold the API's connections. Every client is 127.0.0.1, so a cap
+ * per IP would be the total cap and would lock the user out with the
+ * attacker: what keeps the user in is that a connection still sending its
+ * request holds its slot only briefly. A request (header and body: every
+ * one is small) must be all in within CONN_REQUEST_MS of the connection's
+ * start or of its previous answer (keep-alive idling counts too), or the
+ * connection is cut. Past CONN_WAITING_MAX connections still sending, the
+ * oldest of them are cut, but never one younger than CONN_GRACE_MS: a
+ * real client sends its request at once, so the user's connection is
+ * never the one cut, while a slow client's pile of connections is cut
+ * down (cutting the oldest at once instead made slow clients reconnect in
+ * a storm, 5,000 a second, in which the user's connection became the
+ * oldest within milliseconds). CONN_MAX (MHD's cap, a thread each) leaves
+ * room above CONN_WAITING_MAX for new connections to be accepted while the
+ * old ones wait for their cut. Once a request is in, it is answered
+ * however long its work takes (a search). */
+#define CONN_MAX 512u
+#define CONN_WAITING_MAX 64
+#define CONN_REQUEST_MS 5000u
+#define CONN_GRACE_MS 1000u
+#define CONN_SWEEP_MS 250u
+/* MHD's own messages (a line per connection closed early) go to the node's
+ * log at most once per this interval, with the count of those left out. */
+#define MHD_LOG_MS 10000u
+
+/* One HTTP connection, MHD's socket context. Under api->lock. */
+typedef struct api_conn {
+    int fd;
+    int busy;                   /* its request is in: being answered */
+    int cut;                    /* shut down here, MHD closes it */
+    uint64_t since;             /* ms: connected, or its last answer out */
+    struct api_conn *prev, *next;
+} api_conn;
+
 typedef struct api_search api_search;
 
 struct api {
@@ -45,6 +79,11 @@ struct api {
     uv_mutex_t lock;            /* guards stopping and every job's answer */
     uv_cond_t cond;             /* broadcast when a job is answered */
     int stopping;
+    api_conn *conns;            /* every open connection, newest first */
+    uv_thread_t sweeper;        /* cuts connections past CONN_REQUEST_MS */
+    int sweeping;
+    uv_mutex_t log_lock;        /* guards log_at and log_left_out */
+    uint64_t log_at, log_left_out;
     uint32_t search_timeout_ms;
     char host[SHOAL_HOST_MAX];  /* bound, without brackets */
     unsigned port;
@@ -909,6 +948,155 @@ static enum MHD_Result respond_refusal(struct MHD_Connection *c,
                          d->why);
 }
 
+/* ------------------------------------------------------- connections */
+
+static uint64_t conn_now_ms(void)
+{
+    return uv_hrtime() / 1000000u;
+}
+
+/* Cuts k: MHD's thread for it sees the end and closes it. Under lock; k is
+ * still registered, so its fd is still its own. */
+static void conn_cut(api_conn *k)
+{
+    if (k->cut)
+        return;
+    k->cut = 1;
+    shutdown(k->fd, SHUT_RDWR);
+}
+
+/* c's request is in (busy 1), or its answer is out (0). */
+static void conn_mark(api *a, struct MHD_Connection *c, int busy)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    api_conn *k = ci != NULL ? ci->socket_context : NULL;
+
+    if (k == NULL)
+        return;
+    uv_mutex_lock(&a->lock);
+    k->busy = busy;
+    k->since = conn_now_ms();
+    uv_mutex_unlock(&a->lock);
+}
+
+/* Under lock: while more than CONN_WAITING_MAX connections are still
+ * sending their request, cuts the oldest of them past CONN_GRACE_MS, at
+ * most max of them. */
+static void conns_trim(api *a, uint64_t now, size_t max)
+{
+    size_t waiting = 0;
+
+    for (api_conn *k = a->conns; k != NULL; k = k->next)
+        waiting += !k->busy && !k->cut;
+    while (waiting > CONN_WAITING_MAX && max-- > 0) {
+        api_conn *oldest = NULL;
+        for (api_conn *k = a->conns; k != NULL; k = k->next)
+            if (!k->busy && !k->cut && now - k->since >= CONN_GRACE_MS &&
+                (oldest == NULL || k->since <= oldest->since))
+                oldest = k;
+        if (oldest == NULL)
+            return;
+        conn_cut(oldest);
+        waiting--;
+    }
+}
+
+/* MHD's thread, at a connection's start and end: registers it; a new one
+ * past CONN_WAITING_MAX still sending cuts the oldest of those (past the
+ * grace). */
+static void on_connection(void *cls, struct MHD_Connection *c,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    api *a = cls;
+    api_conn *k = *socket_context;
+    const union MHD_ConnectionInfo *ci;
+
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (k == NULL)
+            return;
+        uv_mutex_lock(&a->lock);
+        if (k->prev != NULL)
+            k->prev->next = k->next;
+        else
+            a->conns = k->next;
+        if (k->next != NULL)
+            k->next->prev = k->prev;
+        uv_mutex_unlock(&a->lock);
+        free(k);
+        *socket_context = NULL;
+        return;
+    }
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL)
+        return;
+    if ((k = calloc(1, sizeof(*k))) == NULL) {
+        shutdown(ci->connect_fd, SHUT_RDWR); /* untracked: not kept */
+        return;
+    }
+    k->fd = ci->connect_fd;
+    k->since = conn_now_ms();
+    uv_mutex_lock(&a->lock);
+    conns_trim(a, k->since, 1);
+    k->next = a->conns;
+    if (a->conns != NULL)
+        a->conns->prev = k;
+    a->conns = k;
+    uv_mutex_unlock(&a->lock);
+    *socket_context = k;
+}
+
+/* The sweeper thread: every CONN_SWEEP_MS, cuts the connections whose
+ * request is not in CONN_REQUEST_MS after their start or last answer, and
+ * trims those still sending down to CONN_WAITING_MAX (conns_trim), so
+ * that MHD, full, accepts again. */
+static void sweep(void *arg)
+{
+    api *a = arg;
+
+    uv_mutex_lock(&a->lock);
+    while (!a->stopping) {
+        uint64_t now = conn_now_ms();
+        for (api_conn *k = a->conns; k != NULL; k = k->next)
+            if (!k->busy && now - k->since >= CONN_REQUEST_MS)
+                conn_cut(k);
+        conns_trim(a, now, CONN_MAX);
+        uv_cond_timedwait(&a->cond, &a->lock,
+                          (uint64_t)CONN_SWEEP_MS * 1000000u);
+    }
+    uv_mutex_unlock(&a->lock);
+}
+
+/* MHD's messages, from any of its threads: rate limited (MHD_LOG_MS). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    api *a = cls;
+    uint64_t now = conn_now_ms(), left_out;
+    char text[256];
+    size_t n;
+
+    uv_mutex_lock(&a->log_lock);
+    if (a->log_at != 0 && now - a->log_at < MHD_LOG_MS) {
+        a->log_left_out++;
+        uv_mutex_unlock(&a->log_lock);
+        return;
+    }
+    left_out = a->log_left_out;
+    a->log_left_out = 0;
+    a->log_at = now;
+    uv_mutex_unlock(&a->log_lock);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    n = strlen(text);
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '.'))
+        text[--n] = '\0';
+    for (char *p = text; *p != '\0'; p++)
+        if (*p == '"' || *p == '\n')
+            *p = '\'';
+    shoal_log(a->node, SHOAL_LOG_INFO, "api_http_note msg=\"%s\" "
+              "left_out=%llu", text, (unsigned long long)left_out);
+}
+
 /* MHD's access handler: called once with the headers, then with each
  * piece of the body, then once more with none to answer. What the client
  * sent is judged by api_input (api_input.h); this only carries it out. */
@@ -927,8 +1115,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         /* Refused on the headers: answered at once, the body unread. */
         api_input_self self = input_self(a);
         api_input_headers h = input_headers(c);
-        if (api_input_check_headers(&self, url, &h, &d) != 0)
+        if (api_input_check_headers(&self, url, &h, &d) != 0) {
+            conn_mark(a, c, 1);
             return respond_refusal(c, &d);
+        }
         if ((r = calloc(1, sizeof(*r))) == NULL)
             return MHD_NO;
         *con_cls = r;
@@ -940,6 +1130,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         *upload_data_size = 0;
         return MHD_YES;
     }
+    conn_mark(a, c, 1); /* all in: no deadline while it is answered */
     if (api_input_parse(method, url, r->body, r->len, &d) != 0)
         return respond_refusal(c, &d);
     if (d.req.endpoint == API_PAGE)
@@ -952,9 +1143,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     request *r = *con_cls;
 
-    (void)cls;
-    (void)c;
     (void)toe;
+    conn_mark(cls, c, 0); /* the next request's deadline starts now */
     if (r != NULL) {
         free(r->body);
         free(r);
@@ -1021,13 +1211,15 @@ static int api_listen(api *a, char *err, size_t errsize)
                                "not '%s'", a->host);
         return SHOAL_EBADADDR;
     }
+    /* the longest backlog the kernel allows: with a short one, slow clients
+     * reconnecting fill it and the user's SYN is dropped (a 1 s retry) */
     a->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (a->fd < 0 ||
         setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         bind(a->fd, (struct sockaddr *)&ss,
              v6 ? sizeof(struct sockaddr_in6)
                 : sizeof(struct sockaddr_in)) < 0 ||
-        listen(a->fd, 64) < 0 ||
+        listen(a->fd, SOMAXCONN) < 0 ||
         getsockname(a->fd, (struct sockaddr *)&ss, &sslen) < 0) {
         int e = errno;
         snprintf(err, errsize, "cannot listen on %s:%u: %s", a->host, a->port,
@@ -1105,6 +1297,7 @@ int api_start(api **out, shoal_node *node, shoal_files *files,
     a->search_timeout_ms = cfg->search_timeout_ms ? cfg->search_timeout_ms
                                                   : 3000;
     uv_mutex_init(&a->lock);
+    uv_mutex_init(&a->log_lock);
     uv_cond_init(&a->cond);
     a->share_dir = dup_or_null(cfg->share_dir);
     a->download_dir = dup_or_null(cfg->download_dir ? cfg->download_dir : "");
@@ -1141,7 +1334,11 @@ int api_start(api **out, shoal_node *node, shoal_files *files,
     a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
                               MHD_OPTION_LISTEN_SOCKET, a->fd,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
-                              MHD_OPTION_CONNECTION_LIMIT, 64u,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
+                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
+                              MHD_OPTION_CONNECTION_LIMIT, CONN_MAX,
+                              /* MHD's idle limit is only a backstop: an
+                               * answer its client does not read */
                               MHD_OPTION_CONNECTION_TIMEOUT, 120u,
                               MHD_OPTION_END);
     if (a->mhd == NULL) {
@@ -1150,6 +1347,12 @@ int api_start(api **out, shoal_node *node, shoal_files *files,
         return SHOAL_ENOMEM;
     }
     a->fd = -1; /* MHD's now, closed by MHD_stop_daemon */
+    if (uv_thread_create(&a->sweeper, sweep, a) != 0) {
+        snprintf(err, errsize, "cannot start the API's connection sweeper");
+        api_free(a);
+        return SHOAL_ENOMEM;
+    }
+    a->sweeping = 1;
     *out = a;
     return 0;
 }
@@ -1164,6 +1367,9 @@ void api_stop(api *a)
     a->stopping = 1;
     uv_cond_broadcast(&a->cond);
     uv_mutex_unlock(&a->lock);
+    if (a->sweeping)
+        uv_thread_join(&a->sweeper);
+    a->sweeping = 0;
     MHD_stop_daemon(a->mhd);
     a->mhd = NULL;
     if (a->token_file[0] != '\0')
@@ -1183,6 +1389,7 @@ void api_free(api *a)
     sodium_memzero(a->token, sizeof(a->token));
     uv_cond_destroy(&a->cond);
     uv_mutex_destroy(&a->lock);
+    uv_mutex_destroy(&a->log_lock);
     free(a->share_dir);
     free(a->download_dir);
     /* the files service is freed first: no search calls back any more */
