@@ -19,10 +19,6 @@
 #include "node/thread.h"
 
 #define TICK_MS 250
-/* An announce refused for another peer's id is logged at most once per
- * this interval, with the count since the last line: a flood of them
- * costs the log one line per interval, not one per announce. */
-#define HIJACK_LOG_MS 10000
 #define PEERS_MAX 256           /* returned per announce, at most */
 /* The table's clock: milliseconds from uv_hrtime, shifted up so that times
  * loaded from the store (now minus an age) never fall below zero. */
@@ -53,7 +49,6 @@ struct shoal_tracker {
     uint64_t window_start, window_count; /* announces this second */
     double per_s;                        /* the last full second's */
     uint64_t announces, refused, rate_limited, flushes;
-    uint64_t other_id, other_id_logged, other_id_log_at;
     /* the loop thread's scratch space, one announce at a time */
     trk_annc_msg annc;
     trk_peer peers[PEERS_MAX], more[PEERS_MAX];
@@ -96,19 +91,15 @@ void shoal_tracker_config_init_size(shoal_tracker_config *cfg, size_t size)
 }
 
 /* An announce for an id that is not the connection's: a hijack, or a
- * misconfigured client. One line per HIJACK_LOG_MS, counting the others. */
+ * misconfigured client. Limited like every line a peer can cause: a flood
+ * costs one line per interval, which says how many it stands for. */
 static void other_id_log(shoal_tracker *t, const char *peer, const char *host,
-                         const char *claimed, uint64_t now)
+                         const char *claimed)
 {
-    t->other_id++;
-    if (t->other_id_log_at != 0 && now - t->other_id_log_at < HIJACK_LOG_MS)
-        return;
-    shoal_log(t->node, SHOAL_LOG_WARN, "tracker_annc_refused "
-              "reason=not_own_id peer=%s host=%s claimed=%s refused=%llu",
-              peer, host[0] ? host : "?", claimed,
-              (unsigned long long)(t->other_id - t->other_id_logged));
-    t->other_id_logged = t->other_id;
-    t->other_id_log_at = now;
+    shoal_log_limited(t->node, SHOAL_LOG_WARN, "tracker_annc_refused",
+                      "tracker_annc_refused reason=not_own_id peer=%s "
+                      "host=%s claimed=%s",
+                      peer, host[0] ? host : "?", claimed);
 }
 
 /* Serves one announce (payload p) from host, whose connection proved the
@@ -135,7 +126,7 @@ static const char *annc_take(shoal_tracker *t, const char *host,
         return "malformed: too many topics";
     if (peer != NULL && !t->cfg.allow_other_ids &&
         strcmp(peer, m->idtext) != 0) {
-        other_id_log(t, peer, host, m->idtext, now);
+        other_id_log(t, peer, host, m->idtext);
         return "malformed: not the connection's peer id";
     }
     /* keep only addresses on the requester's own host, so that nobody
