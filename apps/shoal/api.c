@@ -1331,11 +1331,12 @@ int api_start(api **out, shoal_node *node, shoal_files *files,
     }
     if (strchr(a->host, ':') != NULL)
         flags |= MHD_USE_IPv6;
+    /* The logger first: MHD says so on its own logger otherwise. */
     a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
+                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
                               MHD_OPTION_LISTEN_SOCKET, a->fd,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
-                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
                               MHD_OPTION_CONNECTION_LIMIT, CONN_MAX,
                               /* MHD's idle limit is only a backstop: an
                                * answer its client does not read */
